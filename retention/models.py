@@ -1,0 +1,179 @@
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Account, Subscription
+from common.money import CentsField
+
+
+class ChargeType(models.TextChoices):
+    RECURRING = "recurring", "Recurring"
+    TRUEUP = "trueup", "True-up"
+
+
+class Level(models.TextChoices):
+    """The customer level a retention figure is computed at."""
+
+    PARENT = "parent", "Parent account"
+    ACCOUNT = "account", "Account"
+    SUBSCRIPTION = "subscription", "Subscription"
+
+
+class SegmentKey(models.TextChoices):
+    """Segment of a stored result: one segment, accounts with none, or all of them."""
+
+    ALL = "all", "All segments"
+    LARGE = "Large", "Large"
+    MID_MARKET = "Mid-Market", "Mid-Market"
+    SMB = "SMB", "SMB"
+    NONE = "none", "No segment"
+
+
+class MrrLine(models.Model):
+    """MRR of one subscription, product and charge type in one month.
+
+    Input rows with the same month, subscription, product and charge type are
+    added up on import, so there is one line per combination.
+    """
+
+    month = models.DateField(help_text="First day of the month.")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="mrr_lines")
+    product = models.CharField(max_length=100)
+    quantity = models.BigIntegerField(help_text="Seats.")
+    mrr = CentsField(help_text="US dollars; negative for a recurring credit.")
+    charge_type = models.CharField(max_length=10, choices=ChargeType.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "subscription", "product", "charge_type"], name="mrrline_unique_month_subscription_product"
+            ),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="mrrline_month_first_day"),
+        ]
+        indexes = [models.Index(fields=["month", "subscription"], name="mrrline_month_subscription_idx")]
+
+
+class ImportKind(models.TextChoices):
+    ACCOUNTS = "accounts", "Accounts"
+    MRR = "mrr", "Monthly MRR lines"
+    SUBSCRIPTIONS = "subscriptions", "Subscription periods"
+
+
+class EndDateConvention(models.TextChoices):
+    EXCLUSIVE = "exclusive", "End date is the first day without service"
+    INCLUSIVE = "inclusive", "End date is the last day of service"
+
+
+class ColumnMapping(models.Model):
+    """A saved mapping from the product's column names to the columns of a billing export."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=ImportKind.choices)
+    columns = models.JSONField(default=dict, help_text="Product column name to the file's column name.")
+    end_date = models.CharField(max_length=10, choices=EndDateConvention.choices, default=EndDateConvention.EXCLUSIVE)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ImportStatus(models.TextChoices):
+    MAPPING = "mapping", "Waiting for column mapping"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Imported"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
+class ImportRun(models.Model):
+    """One import of one file, from the upload page or a management command."""
+
+    kind = models.CharField(max_length=20, choices=ImportKind.choices)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    file_name = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500, blank=True, help_text="Uploaded file on disk, under MEDIA_ROOT.")
+    columns = models.JSONField(default=dict, blank=True)
+    end_date = models.CharField(max_length=10, choices=EndDateConvention.choices, default=EndDateConvention.EXCLUSIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first rejected rows: line, column, value, reason.")
+    error_count = models.BigIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} import {self.pk} of {self.file_name}"
+
+
+class CoveredMonth(models.Model):
+    """A month that an import covered. The data span runs from the first to the last of them."""
+
+    month = models.DateField(unique=True)
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["month"]
+        constraints = [models.CheckConstraint(condition=models.Q(month__day=1), name="coveredmonth_first_day")]
+
+
+class RetentionResult(models.Model):
+    """Gross and net retention of one month at one level, for one segment or all."""
+
+    month = models.DateField(help_text="Month of B; the baseline A is twelve months earlier.")
+    level = models.CharField(max_length=12, choices=Level.choices)
+    segment = models.CharField(max_length=12, choices=SegmentKey.choices)
+    customers = models.IntegerField()
+    a = CentsField()
+    b = CentsField()
+    c = CentsField()
+    # Percentages rounded half up to two places; null when no customer was active in M-12.
+    gross_pct = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    net_pct = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["month", "level", "segment"]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "level", "segment"], name="retentionresult_unique_month_level_segment")
+        ]
+
+
+class RetentionCustomer(models.Model):
+    """One customer of a month's retention cohort, for drill-down."""
+
+    month = models.DateField()
+    level = models.CharField(max_length=12, choices=Level.choices)
+    # The account the customer is: the ultimate parent, the account, or the subscription's account.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=12, choices=SegmentKey.choices, help_text="Segment of the ultimate parent.")
+    tam = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    a = CentsField()
+    b = CentsField()
+    c = CentsField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "level", "account"],
+                condition=models.Q(subscription__isnull=True),
+                name="retentioncustomer_unique_account",
+            ),
+            models.UniqueConstraint(
+                fields=["month", "level", "subscription"],
+                condition=models.Q(subscription__isnull=False),
+                name="retentioncustomer_unique_subscription",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["month", "level", "segment"], name="retcustomer_month_level_idx"),
+            models.Index(fields=["tam", "level", "month"], name="retcustomer_tam_idx"),
+        ]

@@ -1,0 +1,41 @@
+"""Celery tasks of the retention app. Each takes ids or month strings, never model instances."""
+
+import logging
+
+from celery import shared_task
+
+from common.months import add_months, first_of_month, parse_month
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def recompute_retention(months: list[str] | None = None) -> int:
+    """Recompute stored retention for the given YYYY-MM months, or for the whole data span when None.
+
+    Safe to run twice or concurrently: each run replaces the months it computes
+    under the report lock.
+    """
+    from .engine import recompute_retention as recompute
+
+    parsed = None if months is None else [parse_month(month) for month in months]
+    return recompute(parsed)
+
+
+@shared_task(acks_late=True)
+def recompute_previous_month() -> int:
+    """Recompute the month that has just ended. Beat runs this on the 1st of every month at 02:00 UTC."""
+    from django.utils import timezone
+
+    from .engine import recompute_retention as recompute
+
+    previous = add_months(first_of_month(timezone.now().date()), -1)
+    return recompute([previous])
+
+
+@shared_task(acks_late=True)
+def run_import(import_run_id: int) -> None:
+    """Run a queued upload. The import replaces data only if every row is valid."""
+    from .importing import run_import as run
+
+    run(import_run_id)

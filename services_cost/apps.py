@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ServicesCostConfig(AppConfig):
+    name = "services_cost"
