@@ -1,0 +1,54 @@
+import csv
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from common.money import format_money, format_percentage
+from common.months import format_month, parse_month
+from retention.engine import data_span
+from retention.models import Level, RetentionResult, SegmentKey
+
+FIELDS = ["month", "level", "segment", "customers", "a", "b", "c", "gross_pct", "net_pct"]
+
+
+class Command(BaseCommand):
+    help = "Print the stored retention figures of one month as JSON or CSV."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--month", required=True, metavar="YYYY-MM", help="Month of B.")
+        parser.add_argument("--level", choices=[level.value for level in Level], default=Level.PARENT.value)
+        parser.add_argument(
+            "--segment", choices=[segment.value for segment in SegmentKey], default=SegmentKey.ALL.value
+        )
+        parser.add_argument("--format", choices=["json", "csv"], default="json")
+
+    def handle(self, *args, **options):
+        try:
+            month = parse_month(options["month"])
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        result = RetentionResult.objects.filter(
+            month=month, level=options["level"], segment=options["segment"]
+        ).first()
+        if result is None:
+            span = data_span()
+            if span and span[0] <= month <= span[1]:
+                raise CommandError(f"Retention for {format_month(month)} has not been computed yet: run recompute_retention.")
+            raise CommandError(f"No MRR data was imported for {format_month(month)}.")
+        row = {
+            "month": format_month(result.month),
+            "level": result.level,
+            "segment": result.segment,
+            "customers": result.customers,
+            "a": format_money(result.a),
+            "b": format_money(result.b),
+            "c": format_money(result.c),
+            "gross_pct": format_percentage(result.gross_pct),
+            "net_pct": format_percentage(result.net_pct),
+        }
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(row, indent=2))
+        else:
+            writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerow({key: "" if value is None else value for key, value in row.items()})
