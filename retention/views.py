@@ -1,8 +1,102 @@
-from django.http import HttpResponse
+"""Retention pages: the overview by month, a month's customers, and their CSV export.
+
+Every view reads stored results through `retention.selectors`; none recomputes.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django_tables2 import RequestConfig
+
+from common.months import format_month
+
+from . import selectors
+from .exports import write_month_customers
+from .page_forms import MonthFilterForm, OverviewFilterForm, RetentionFilters
+from .tables import MonthCustomerTable
+
+CUSTOMERS_PER_PAGE = 25
 
 
-def _placeholder(request, *args, **kwargs):
-    return HttpResponse("Not built yet.", status=501)
+def retention_reader(view):
+    """Let signed-in users with the retention permission in; send others to the login page or answer 403."""
+    return login_required(permission_required("retention.view_retentionresult", raise_exception=True)(view))
 
 
-overview = month_detail = month_csv = _placeholder
+def _month_url(name: str, month: datetime.date, filters: RetentionFilters) -> str:
+    return f"{reverse(name, args=[format_month(month)])}?{urlencode(filters.query())}"
+
+
+def _chart_value(value):
+    return None if value is None else str(value)
+
+
+def _chart_data(overview: selectors.Overview, filters: RetentionFilters) -> dict:
+    """Return what the chart script draws. Percentages are strings with one decimal, or null for n/a."""
+    targets = settings.RETENTION_TARGETS
+    return {
+        "labels": [format_month(figures.month) for figures in overview.figures],
+        "gross": [_chart_value(figures.gross_pct) for figures in overview.figures],
+        "net": [_chart_value(figures.net_pct) for figures in overview.figures],
+        "links": [_month_url("retention:month", figures.month, filters) for figures in overview.figures],
+        "targets": {name: str(value) for name, value in targets.items()},
+    }
+
+
+@retention_reader
+def overview(request):
+    form = OverviewFilterForm(request.GET)
+    filters = form.filters()
+    result = selectors.retention_overview(request.user, filters)
+    rows = [(figures, _month_url("retention:month", figures.month, filters)) for figures in result.figures]
+    context = {
+        "form": form,
+        "filters": filters,
+        "overview": result,
+        "rows": rows,
+        "chart": _chart_data(result, filters),
+        "targets": settings.RETENTION_TARGETS,
+        "sees_all": request.user.sees_all_accounts,
+    }
+    return render(request, "retention/overview.html", context)
+
+
+@retention_reader
+def month_detail(request, month: datetime.date):
+    form = MonthFilterForm(request.GET)
+    filters = form.filters()
+    figures = selectors.month_figures(request.user, month, filters)
+    table = None
+    if figures is not None:
+        customers = selectors.month_customers(request.user, month, filters)
+        table = MonthCustomerTable(customers, level=filters.level, show_tam=request.user.sees_all_accounts)
+        RequestConfig(request, paginate={"per_page": CUSTOMERS_PER_PAGE}).configure(table)
+    context = {
+        "form": form,
+        "filters": filters,
+        "month": month,
+        "figures": figures,
+        "table": table,
+        "csv_url": _month_url("retention:month_csv", month, filters),
+        "overview_url": f"{reverse('retention:overview')}?{urlencode(filters.query())}",
+        "sees_all": request.user.sees_all_accounts,
+    }
+    return render(request, "retention/month.html", context)
+
+
+@retention_reader
+def month_csv(request, month: datetime.date):
+    filters = MonthFilterForm(request.GET).filters()
+    if selectors.month_figures(request.user, month, filters) is None:
+        raise Http404(f"No MRR data was imported for {format_month(month)}.")
+    customers = selectors.month_customers(request.user, month, filters)
+    file_name = f"retention-{format_month(month)}-{filters.level}-{filters.segment}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    write_month_customers(response, month, filters.level, customers)
+    return response

@@ -1,0 +1,31 @@
+"""Display formats of the retention pages. Files and JSON use `common.money` formats instead."""
+
+from decimal import Decimal
+
+from django import template
+
+from common.months import format_month
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | None) -> str:
+    """Format an amount in US dollars with grouped thousands, for pages: 1,250.00."""
+    if value is None:
+        return ""
+    return f"{value:,.2f}"
+
+
+@register.filter
+def pct(value: Decimal | None) -> str:
+    """Format a percentage that already has its display precision, or "n/a" for None."""
+    if value is None:
+        return "n/a"
+    return f"{value}%"
+
+
+@register.filter
+def month(value) -> str:
+    """Format a month as YYYY-MM."""
+    return format_month(value) if value else ""
