@@ -1,0 +1,99 @@
+"""A manager reads retention in headless Chromium: log in, switch the level, open a month's customers."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from accounts.models import Account, Segment
+from accounts.roles import Role
+from retention.engine import recompute_retention
+from tests.conftest import IN_CI, PASSWORD
+from tests.factories import UserFactory
+
+from .builders import add_lines, make_account
+
+# Playwright's sync API runs an event loop in this thread, and Django refuses
+# database calls from a thread with a running loop unless this is set.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        message = f"Chromium is missing at {CHROMIUM}; install it to run the browser tests."
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            headless=True,
+        )
+        yield chromium
+        chromium.close()
+
+
+def build_book():
+    """Globex (a parent with one child) and Initech, compared between 2023-06 and 2024-06.
+
+    Parent level: Globex 750 → 600 and Initech 200 → 260, so gross 84.2% and net 90.5%.
+    Account level: Globex Holding 250 → 0, Globex EU 500 → 600 and Initech 200 → 260, so gross 73.7%.
+    """
+    make_account("00123", segment=Segment.LARGE, name="Globex Holding")
+    make_account("00456", parent=Account.objects.get(external_id="00123"), segment=Segment.LARGE, name="Globex EU")
+    make_account("ACC-I1", segment=Segment.SMB, name="Initech")
+    add_lines(
+        [
+            ("2023-06", "00123", "SUB-0008", "Premium", 5, "250.00", "recurring"),
+            ("2023-06", "00456", "SUB-0009", "Premium", 10, "500.00", "recurring"),
+            ("2024-06", "00456", "SUB-0009", "Premium", 12, "600.00", "recurring"),
+            ("2023-06", "ACC-I1", "SUB-I1", "Premium", 4, "200.00", "recurring"),
+            ("2024-06", "ACC-I1", "SUB-I1", "Premium", 5, "260.00", "recurring"),
+        ]
+    )
+    recompute_retention(None)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_manager_drills_from_overview_to_customers(live_server, browser):
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    build_book()
+    page = browser.new_page()
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "browser_manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/retention/$"))
+
+    june = page.locator('#retention-months tr[data-month="2024-06"]')
+    assert "84.2%" in june.inner_text()
+    assert "90.5%" in june.inner_text()
+    assert page.locator("#retention-chart").is_visible()
+    assert page.evaluate("Chart.getChart(document.getElementById('retention-chart')).data.labels.length") == 13
+
+    page.select_option("select[name=level]", "account")
+    page.wait_for_url(re.compile(r"level=account"))
+    june = page.locator('#retention-months tr[data-month="2024-06"]')
+    assert "73.7%" in june.inner_text()
+
+    june.locator("a").click()
+    page.wait_for_url(re.compile(r"/retention/2024-06/\?level=account"))
+    customers = page.locator("#month-customers tbody").inner_text()
+    assert "Globex Holding" in customers
+    assert "Globex EU" in customers
+    assert "Initech" in customers
+    assert page.locator("#total-customers").inner_text() == "3"
+    assert page.locator("#total-gross").inner_text() == "73.7%"
+    assert script_errors == []
