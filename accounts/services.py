@@ -1,0 +1,342 @@
+"""Writes to accounts: the accounts import and the ultimate-parent refresh."""
+
+import logging
+import os
+import time
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection
+from django.db.models.functions import Lower
+
+from common.csvimport import (
+    ColumnSpec,
+    CsvFile,
+    ErrorCollector,
+    ImportRejected,
+    InvalidValue,
+    ProgressCallback,
+    RowError,
+    parse_id,
+    parse_row,
+    parse_text,
+)
+from retention.importing.staging import StagingTable
+from retention.locks import report_lock
+from retention.services import schedule_recompute
+
+from .models import Account, Segment, User
+from .roles import Role
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_COLUMNS = ColumnSpec(
+    required=("account_id", "account_name"),
+    optional=("parent_account_id", "segment", "tam_email"),
+)
+ACCOUNT = Account._meta.db_table
+USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
+# Error messages show at most this many accounts of one cycle.
+CYCLE_SHOWN = 10
+
+_SEGMENTS = {segment.value.casefold(): segment.value for segment in Segment}
+
+
+def parse_segment(text: str) -> str:
+    """Return the canonical segment name for Large, Mid-Market or SMB in any letter case."""
+    try:
+        return _SEGMENTS[text.casefold()]
+    except KeyError:
+        raise InvalidValue("unknown segment; expected Large, Mid-Market or SMB") from None
+
+
+def parse_tam_email(text: str) -> str:
+    """Return the e-mail address in lower case; it becomes the username of a TAM created for it."""
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise InvalidValue("malformed e-mail address") from None
+    if len(text) > USERNAME_MAX_LENGTH:
+        raise InvalidValue(f"e-mail address longer than {USERNAME_MAX_LENGTH} characters")
+    return text.lower()
+
+
+PARSERS = {
+    "account_id": parse_id,
+    "account_name": parse_text(255),
+    "parent_account_id": parse_id,
+    "segment": parse_segment,
+    "tam_email": parse_tam_email,
+}
+STAGE_COLUMNS = [
+    ("line", "bigint"),
+    ("external_id", "varchar(100)"),
+    ("name", "varchar(255)"),
+    ("parent_ext", "varchar(100)"),
+    ("segment", "varchar(20)"),
+    ("tam_email", "varchar(254)"),
+]
+TAMS_TABLE = "tamarind_stage_tams"
+
+
+def import_accounts(
+    path: str | os.PathLike,
+    *,
+    columns: dict[str, str] | None = None,
+    import_run_id: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict:
+    """Create or update accounts by account_id from a CSV file, all rows or none.
+
+    An optional column that the file lacks keeps the stored value of existing
+    accounts; an empty value clears it. A tam_email that matches no user creates
+    a TAM with that address as username and an unusable password. Return the
+    summary: rows_read, accounts_created, accounts_updated, users_created,
+    created_user_emails, ultimate_parents_changed. Raise ImportRejected, with
+    nothing stored, when any row is invalid or the hierarchy would have a cycle.
+    """
+    started = time.monotonic()
+    errors = ErrorCollector()
+    csv_file = CsvFile(path, ACCOUNT_COLUMNS, columns, errors, on_progress)
+    with StagingTable("tamarind_stage_accounts", STAGE_COLUMNS, indexes=("external_id", "parent_ext")) as stage:
+        for line, row in csv_file.rows():
+            values, _ = parse_row(line, row, PARSERS, errors, optional=ACCOUNT_COLUMNS.optional)
+            # Rows with invalid fields are staged too, so that the checks across
+            # rows report them; any error prevents the write.
+            stage.add(
+                (
+                    line,
+                    values["account_id"],
+                    values["account_name"],
+                    values["parent_account_id"],
+                    values["segment"],
+                    values["tam_email"],
+                )
+            )
+        stage.close_loading()
+        present = csv_file.present_columns
+        _check_ids_and_parents(stage, errors)
+        if "parent_account_id" in present:
+            _check_cycles(stage, errors)
+        if errors:
+            logger.info(
+                "import run %s rejected: %d invalid values in %d rows", import_run_id, errors.count, csv_file.rows_read
+            )
+            raise ImportRejected(errors)
+
+        with report_lock():
+            created_emails = _create_missing_tams(stage) if "tam_email" in present else []
+            with StagingTable(TAMS_TABLE, [("email", "varchar(254)"), ("user_id", "bigint")]) as tams:
+                if "tam_email" in present:
+                    for email, user_id in _tam_ids(stage).items():
+                        tams.add((email, user_id))
+                tams.close_loading()
+                created = _write_accounts(stage, present)
+            changed = refresh_ultimate_parents()
+            # Reports use the hierarchy as stored now, so a change restates every month.
+            schedule_recompute(None)
+
+    summary = {
+        "rows_read": csv_file.rows_read,
+        "accounts_created": created,
+        "accounts_updated": stage.row_count - created,
+        "users_created": len(created_emails),
+        "created_user_emails": created_emails,
+        "ultimate_parents_changed": changed,
+        "warnings": [] if csv_file.rows_read else ["The file has no data rows, so nothing was changed."],
+    }
+    logger.info(
+        "import run %s stored %d accounts (%d new) and %d new TAMs from %d rows in %.1f s",
+        import_run_id,
+        stage.row_count,
+        created,
+        len(created_emails),
+        csv_file.rows_read,
+        time.monotonic() - started,
+    )
+    return summary
+
+
+def _check_ids_and_parents(stage: StagingTable, errors: ErrorCollector) -> None:
+    duplicates = f"""
+        SELECT s.line, s.external_id, f.line FROM {stage.name} s
+        JOIN (SELECT external_id, MIN(line) AS line FROM {stage.name} GROUP BY external_id) f
+          ON f.external_id = s.external_id
+        WHERE s.line <> f.line"""
+    errors.add_counted(
+        *stage.fetch_errors(
+            duplicates,
+            [],
+            lambda row: RowError(row[0], "account_id", row[1], f"duplicate account_id, first on line {row[2]}"),
+        )
+    )
+    unknown_parents = f"""
+        SELECT s.line, s.parent_ext FROM {stage.name} s
+        WHERE s.parent_ext IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {stage.name} p WHERE p.external_id = s.parent_ext)
+          AND NOT EXISTS (SELECT 1 FROM {ACCOUNT} a WHERE a.external_id = s.parent_ext)"""
+    errors.add_counted(
+        *stage.fetch_errors(
+            unknown_parents,
+            [],
+            lambda row: RowError(
+                row[0], "parent_account_id", row[1], "unknown parent account: neither in the file nor stored"
+            ),
+        )
+    )
+
+
+def _check_cycles(stage: StagingTable, errors: ErrorCollector) -> None:
+    """Reject every file row whose account lies on a cycle of the hierarchy as it would be after the import."""
+    parents = dict(Account.objects.values_list("external_id", "parent__external_id").iterator(chunk_size=5000))
+    with connection.cursor() as cursor:
+        # Descending lines, so that the first row of a duplicated id wins as in the duplicate check.
+        cursor.execute(
+            f"SELECT external_id, parent_ext FROM {stage.name} WHERE external_id IS NOT NULL ORDER BY line DESC"
+        )
+        while batch := cursor.fetchmany(5000):
+            parents.update(batch)
+
+    for cycle in find_cycles(parents):
+        members = set(cycle)
+        if len(cycle) == 1:
+            reason = "the account is its own parent"
+        else:
+            shown = cycle[:CYCLE_SHOWN] + ["…"] if len(cycle) > CYCLE_SHOWN else cycle + [cycle[0]]
+            reason = "cycle in the account hierarchy: " + " → ".join(shown)
+        for start in range(0, len(cycle), 500):
+            chunk = cycle[start : start + 500]
+            with connection.cursor() as cursor:
+                placeholders = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"SELECT line, parent_ext FROM {stage.name} WHERE external_id IN ({placeholders})", chunk
+                )
+                for line, parent_ext in cursor.fetchall():
+                    if parent_ext in members:
+                        errors.add(line, "parent_account_id", parent_ext, reason)
+
+
+def find_cycles(parents: dict) -> list[list]:
+    """Return the cycles of a child-to-parent map, each as its members in parent order."""
+    finished: set = set()
+    cycles = []
+    for start in parents:
+        if start in finished:
+            continue
+        path: list = []
+        position: dict = {}
+        node = start
+        while node is not None and node not in finished and node not in position:
+            position[node] = len(path)
+            path.append(node)
+            node = parents.get(node)
+        if node is not None and node in position:
+            cycles.append(path[position[node] :])
+        finished.update(path)
+    return cycles
+
+
+def _create_missing_tams(stage: StagingTable) -> list[str]:
+    """Create a TAM for each e-mail address in the file that matches no user; return their addresses."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT tam_email FROM {stage.name} WHERE tam_email IS NOT NULL ORDER BY tam_email")
+        emails = [row[0] for row in cursor.fetchall()]
+    known = set(
+        User.objects.annotate(address=Lower("email")).filter(address__in=emails).values_list("address", flat=True)
+    )
+    known |= set(User.objects.annotate(name=Lower("username")).filter(name__in=emails).values_list("name", flat=True))
+    missing = [email for email in emails if email not in known]
+    group = Group.objects.get(name=Role.TAM)
+    for email in missing:
+        user = User(username=email, email=email)
+        user.set_unusable_password()
+        user.save()
+        user.groups.add(group)
+    if missing:
+        logger.info("accounts import created %d TAM users", len(missing))
+    return missing
+
+
+def _tam_ids(stage: StagingTable) -> dict[str, int]:
+    """Map each e-mail address in the file to a user: by e-mail first, then by username; the lowest id wins."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT tam_email FROM {stage.name} WHERE tam_email IS NOT NULL")
+        emails = [row[0] for row in cursor.fetchall()]
+    users = {}
+    by_username = User.objects.annotate(key=Lower("username")).filter(key__in=emails).order_by("-id")
+    by_email = User.objects.annotate(key=Lower("email")).filter(key__in=emails).order_by("-id")
+    for queryset in (by_username, by_email):
+        users.update(queryset.values_list("key", "id"))
+    return users
+
+
+def _write_accounts(stage: StagingTable, present: set[str]) -> int:
+    """Insert the new accounts, update the existing ones and set parents; return how many were created."""
+    tam_select = f"SELECT t.user_id FROM {TAMS_TABLE} t WHERE t.email = s.tam_email"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {ACCOUNT} (external_id, name, segment, tam_id)
+            SELECT s.external_id, s.name, COALESCE(s.segment, ''), ({tam_select})
+            FROM {stage.name} s
+            WHERE NOT EXISTS (SELECT 1 FROM {ACCOUNT} a WHERE a.external_id = s.external_id)"""
+        )
+        created = max(cursor.rowcount, 0)
+
+        row_of_account = f"FROM {stage.name} s WHERE s.external_id = {ACCOUNT}.external_id"
+        assignments = [f"name = (SELECT s.name {row_of_account})"]
+        if "segment" in present:
+            assignments.append(f"segment = (SELECT COALESCE(s.segment, '') {row_of_account})")
+        if "tam_email" in present:
+            assignments.append(f"tam_id = (SELECT ({tam_select}) {row_of_account})")
+        if "parent_account_id" in present:
+            assignments.append(
+                f"parent_id = (SELECT p.id FROM {stage.name} s JOIN {ACCOUNT} p ON p.external_id = s.parent_ext "
+                f"WHERE s.external_id = {ACCOUNT}.external_id)"
+            )
+        cursor.execute(
+            f"UPDATE {ACCOUNT} SET {', '.join(assignments)} WHERE external_id IN (SELECT external_id FROM {stage.name})"
+        )
+    return created
+
+
+def refresh_ultimate_parents() -> int:
+    """Set every account's ultimate parent, the top of its parent chain, in one pass; return how many changed.
+
+    An account whose chain runs into a cycle gets no ultimate parent, and the
+    accounts concerned are logged.
+    """
+    parents = {}
+    stored = {}
+    for account_id, parent_id, ultimate_parent_id in Account.objects.values_list(
+        "id", "parent_id", "ultimate_parent_id"
+    ).iterator(chunk_size=5000):
+        parents[account_id] = parent_id
+        stored[account_id] = ultimate_parent_id
+
+    tops: dict[int, int | None] = {}
+    for start in parents:
+        path = []
+        seen = set()
+        node = start
+        while node not in tops and parents[node] is not None and node not in seen:
+            seen.add(node)
+            path.append(node)
+            node = parents[node]
+        if node in tops:
+            top = tops[node]
+        elif parents[node] is None:
+            top = node
+            tops[node] = node
+        else:
+            top = None
+            logger.warning("account %s is on a cycle of parent accounts; it gets no ultimate parent", node)
+        for member in path:
+            tops[member] = top
+
+    changed = [
+        Account(id=account_id, ultimate_parent_id=top) for account_id, top in tops.items() if stored[account_id] != top
+    ]
+    Account.objects.bulk_update(changed, ["ultimate_parent"], batch_size=1000)
+    return len(changed)

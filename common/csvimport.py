@@ -1,0 +1,369 @@
+"""Streaming CSV reading and strict field parsers shared by every import.
+
+A file is read one row at a time, so memory does not grow with its length. The
+reader strips a UTF-8 byte-order mark, accepts LF and CRLF line endings and
+detects the delimiter (comma, semicolon or tab) from the header line. Rejected
+rows are collected as `RowError`s: the first `ERROR_LIMIT` by line are kept and
+the rest are only counted.
+"""
+
+import bisect
+import csv
+import dataclasses
+import datetime
+import io
+import itertools
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+
+ERROR_LIMIT = 50
+# Rows between two progress reports.
+PROGRESS_EVERY = 5000
+DELIMITERS = (",", ";", "\t")
+MAX_ID_LENGTH = 100
+
+# Called with rows read, bytes read and the file's size in bytes.
+ProgressCallback = Callable[[int, int, int], None]
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class RowError:
+    """One rejected value. Line 1 is the header; `column` is the product's column name, or "" for a whole row."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, column {self.column}" if self.column else f"line {self.line}"
+        return f"{where}, value {self.value!r}: {self.reason}"
+
+
+class ErrorCollector:
+    """Keeps the `limit` rejected values with the lowest line numbers and counts all of them."""
+
+    def __init__(self, limit: int = ERROR_LIMIT):
+        self.limit = limit
+        self.kept: list[RowError] = []
+        self.count = 0
+
+    def add(self, line: int, column: str, value: str, reason: str) -> None:
+        self.count += 1
+        error = RowError(line, column, value, reason)
+        if len(self.kept) < self.limit or error < self.kept[-1]:
+            bisect.insort(self.kept, error)
+            del self.kept[self.limit :]
+
+    def add_counted(self, first: list[RowError], total: int) -> None:
+        """Add the first errors of a query and count the `total - len(first)` that the query did not return."""
+        for error in first:
+            self.add(error.line, error.column, error.value, error.reason)
+        self.count += total - len(first)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    @property
+    def not_shown(self) -> int:
+        return self.count - len(self.kept)
+
+
+class ImportRejected(Exception):
+    """The file has invalid rows; nothing was stored."""
+
+    def __init__(self, errors: ErrorCollector):
+        self.errors = list(errors.kept)
+        self.error_count = errors.count
+        super().__init__(f"{errors.count} invalid value(s); nothing was stored")
+
+    def lines(self) -> list[str]:
+        """Return one line per kept error, then how many more were rejected."""
+        lines = [str(error) for error in self.errors]
+        if self.error_count > len(self.errors):
+            lines.append(f"and {self.error_count - len(self.errors)} more")
+        return lines
+
+
+class InvalidValue(ValueError):
+    """A field value that a parser rejects; the message is the reason shown to the user."""
+
+
+# Field parsers. Each takes the stripped text of one field and returns the value or raises InvalidValue.
+
+_AMOUNT_RE = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
+_QUANTITY_RE = re.compile(r"^-?\d{1,15}$")
+
+AMOUNT_REASON = "invalid amount: use digits with a dot as decimal mark and no thousands separators, e.g. 1250.00"
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse a US-dollar amount such as 2786, 100.5 or -12.25 into a two-place Decimal.
+
+    Thousands separators, decimal commas and exponents are rejected instead of
+    guessed, because "1,250" means 1250 in one locale and 1.25 in another.
+    """
+    if not _AMOUNT_RE.match(text):
+        raise InvalidValue(AMOUNT_REASON)
+    return Decimal(text).quantize(Decimal("0.01"))
+
+
+def parse_date(text: str) -> datetime.date:
+    """Parse YYYY-MM-DD. Spreadsheet serial numbers, day/month orders and timestamps are rejected."""
+    if not _DATE_RE.match(text):
+        raise InvalidValue("expected YYYY-MM-DD")
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue("expected YYYY-MM-DD: no such calendar date") from None
+
+
+def parse_month(text: str) -> datetime.date:
+    """Parse YYYY-MM into the first day of the month."""
+    if not _MONTH_RE.match(text):
+        raise InvalidValue("expected YYYY-MM")
+    year, month = int(text[:4]), int(text[5:])
+    if not 1 <= month <= 12 or year < 1900:
+        raise InvalidValue("expected YYYY-MM: no such month")
+    return datetime.date(year, month, 1)
+
+
+def parse_quantity(text: str) -> int:
+    """Parse a whole number of seats; a minus sign is allowed for credit lines."""
+    if not _QUANTITY_RE.match(text):
+        raise InvalidValue("expected a whole number of seats, e.g. 10")
+    return int(text)
+
+
+def parse_id(text: str) -> str:
+    """Return an identifier exactly as written: "00123" stays "00123" and long digit strings are not rounded."""
+    if not text:
+        raise InvalidValue("missing id")
+    if len(text) > MAX_ID_LENGTH:
+        raise InvalidValue(f"id longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def parse_text(max_length: int) -> Callable[[str], str]:
+    """Return a parser for a required text field of at most `max_length` characters."""
+
+    def parse(text: str) -> str:
+        if not text:
+            raise InvalidValue("missing value")
+        if len(text) > max_length:
+            raise InvalidValue(f"longer than {max_length} characters")
+        return text
+
+    return parse
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSpec:
+    """The product's column names for one kind of file. Optional columns may be absent or empty."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+def parse_column_option(text: str) -> dict[str, str]:
+    """Parse `product=file_column,...` as given to the import commands' --columns option."""
+    mapping: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, file_column = part.partition("=")
+        if not sep or not name.strip() or not file_column.strip():
+            raise ValueError(f"invalid column mapping {part!r}: expected product_column=file_column")
+        mapping[name.strip()] = file_column.strip()
+    return mapping
+
+
+def _normalize(name: str) -> str:
+    return name.strip().casefold()
+
+
+def resolve_columns(spec: ColumnSpec, header: list[str], mapping: Mapping[str, str] | None) -> tuple[dict, list]:
+    """Match the product's columns to header positions.
+
+    Return ({product column: index in the row}, [problems as (column, value, reason)]).
+    A column that the mapping does not name is looked up by its own name; names
+    match without regard to case or surrounding spaces. Optional columns that
+    the file lacks are left out of the result.
+    """
+    mapping = dict(mapping or {})
+    positions = {}
+    for index, name in enumerate(header):
+        positions.setdefault(_normalize(name), index)
+    problems = []
+    for name in mapping:
+        if name not in spec.names:
+            problems.append((name, mapping[name], f"unknown column {name}; expected one of {', '.join(spec.names)}"))
+    indexes = {}
+    for name in spec.names:
+        file_column = mapping.get(name, name)
+        index = positions.get(_normalize(file_column))
+        if index is not None:
+            indexes[name] = index
+        elif name in mapping:
+            problems.append(
+                (
+                    name,
+                    file_column,
+                    f"the column mapping names {file_column}, which the file lacks; "
+                    f"the file's columns are {', '.join(header)}",
+                )
+            )
+        elif name in spec.required:
+            problems.append(
+                (
+                    name,
+                    "",
+                    f"missing column {name}; the file's columns are {', '.join(header)}; rename the column or map it",
+                )
+            )
+    return indexes, problems
+
+
+def detect_delimiter(header_line: str) -> str:
+    """Return the delimiter that occurs most often in the header line: comma, semicolon or tab."""
+    counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def read_header(path: str | os.PathLike) -> list[str]:
+    """Return the header names of a CSV file, or [] when the file is empty or not UTF-8 text."""
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        try:
+            header_line = text.readline()
+        except UnicodeDecodeError:
+            return []
+        if not header_line.strip():
+            return []
+        row = next(csv.reader([header_line], delimiter=detect_delimiter(header_line)), [])
+        return [name.strip() for name in row]
+
+
+class CsvFile:
+    """A CSV file read row by row against a `ColumnSpec` and an optional column mapping.
+
+    `rows()` yields (line number, {product column: stripped text}). Problems with
+    the header, undecodable bytes, malformed quoting and rows with the wrong
+    number of fields go to `errors`; a row with the wrong number of fields is
+    skipped, while the first two stop the reading.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        spec: ColumnSpec,
+        mapping: Mapping[str, str] | None,
+        errors: ErrorCollector,
+        on_progress: ProgressCallback | None = None,
+    ):
+        self.path = path
+        self.spec = spec
+        self.mapping = mapping
+        self.errors = errors
+        self.on_progress = on_progress
+        self.total_bytes = os.path.getsize(path)
+        self.rows_read = 0
+        self.bytes_read = 0
+        self.present_columns: set[str] = set()
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        with open(self.path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            try:
+                header_line = text.readline()
+            except UnicodeDecodeError:
+                self.errors.add(1, "", "", "the file is not UTF-8 text; save it as CSV UTF-8")
+                return
+            if not header_line.strip():
+                self.errors.add(1, "", "", "the file is empty; expected a header line")
+                return
+            reader = csv.reader(itertools.chain([header_line], text), delimiter=detect_delimiter(header_line))
+            header = [name.strip() for name in next(reader)]
+            indexes = self._resolve(header)
+            if indexes is None:
+                return
+            self.present_columns = set(indexes)
+            yield from self._data_rows(raw, reader, len(header), indexes)
+        self.bytes_read = self.total_bytes
+        if self.rows_read == 0 or self.rows_read % PROGRESS_EVERY:
+            self._report_progress()
+
+    def _resolve(self, header: list[str]) -> dict | None:
+        indexes, problems = resolve_columns(self.spec, header, self.mapping)
+        seen = set()
+        for name in header:
+            if name and _normalize(name) in seen:
+                problems.append(("", name, f"the header names column {name} twice"))
+            seen.add(_normalize(name))
+        for column, value, reason in problems:
+            self.errors.add(1, column, value, reason)
+        return None if problems else indexes
+
+    def _data_rows(self, raw, reader, width: int, indexes: dict[str, int]):
+        line = reader.line_num
+        try:
+            for row in reader:
+                start, line = line + 1, reader.line_num
+                if not any(field.strip() for field in row):
+                    continue
+                self.rows_read += 1
+                if self.rows_read % PROGRESS_EVERY == 0:
+                    self.bytes_read = raw.tell()
+                    self._report_progress()
+                if len(row) != width:
+                    self.errors.add(start, "", "", f"expected {width} fields as in the header, found {len(row)}")
+                    continue
+                yield start, {name: row[index].strip() for name, index in indexes.items()}
+        except UnicodeDecodeError:
+            self.errors.add(line + 1, "", "", "the file is not UTF-8 text; save it as CSV UTF-8")
+        except csv.Error as error:
+            self.errors.add(line + 1, "", "", f"malformed CSV: {error}")
+
+    def _report_progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.rows_read, self.bytes_read, self.total_bytes)
+
+
+def parse_row(
+    line: int,
+    row: Mapping[str, str],
+    parsers: Mapping[str, Callable[[str], object]],
+    errors: ErrorCollector,
+    optional: tuple[str, ...] = (),
+) -> tuple[dict, bool]:
+    """Parse the fields of one row and record every invalid one.
+
+    Return (values, valid). An invalid field's value is None, so that checks
+    across rows can still use the row's other fields. Fields named in
+    `optional` are None when empty or absent instead of being parsed.
+    """
+    values = {}
+    valid = True
+    for column, parse in parsers.items():
+        text = row.get(column, "")
+        values[column] = None
+        if column in optional and not text:
+            continue
+        try:
+            values[column] = parse(text)
+        except InvalidValue as error:
+            errors.add(line, column, text, str(error))
+            valid = False
+    return values, valid

@@ -1,0 +1,86 @@
+"""The base of the import management commands: arguments, progress on stderr, summary or errors."""
+
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from common.csvimport import parse_column_option
+from retention.models import EndDateConvention, ImportKind, ImportStatus
+
+from .runs import execute, start_command_run
+
+
+def describe_months(months: list[str]) -> str:
+    """Return a short text for a list of YYYY-MM months: all of them when few, else the first, last and count."""
+    if len(months) <= 6:
+        return ", ".join(months) or "none"
+    return f"{months[0]} to {months[-1]} ({len(months)} months)"
+
+
+def summary_lines(kind: str, summary: dict) -> list[str]:
+    """Return the summary of a finished import as lines of text."""
+    lines = [f"Rows read: {summary['rows_read']}"]
+    if kind == ImportKind.ACCOUNTS:
+        lines.append(f"Accounts created: {summary['accounts_created']}, updated: {summary['accounts_updated']}")
+        created = summary["created_user_emails"]
+        lines.append(f"TAM users created: {summary['users_created']}" + (f" ({', '.join(created)})" if created else ""))
+    else:
+        lines.append(f"MRR lines stored: {summary['lines_stored']}")
+        lines.append(f"Months replaced: {describe_months(summary['months_replaced'])}")
+        lines.append(f"Subscriptions created: {summary['subscriptions_created']}")
+        if kind == ImportKind.SUBSCRIPTIONS:
+            lines.append(f"End-date convention: {summary['end_date']}")
+    lines.extend(f"Warning: {warning}" for warning in summary.get("warnings", []))
+    return lines
+
+
+class ImportCommand(BaseCommand):
+    """Import one CSV file; subclasses set `kind` and `help`."""
+
+    kind: str
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV file, UTF-8, comma-, semicolon- or tab-separated, with a header line.")
+        parser.add_argument(
+            "--columns",
+            default="",
+            help="Column mapping as product_column=file_column pairs separated by commas, "
+            "for example mrr=mrr_amount,product=plan_tier.",
+        )
+        if self.kind == ImportKind.SUBSCRIPTIONS:
+            parser.add_argument(
+                "--end-date",
+                choices=EndDateConvention.values,
+                default=EndDateConvention.EXCLUSIVE,
+                help="exclusive (default): the end date is the first day without service; "
+                "inclusive: the end date is the last day of service.",
+            )
+
+    def handle(self, *args, **options):
+        path = options["file"]
+        if not os.path.isfile(path):
+            raise CommandError(f"File not found: {path}")
+        try:
+            columns = parse_column_option(options["columns"])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+
+        run = start_command_run(self.kind, path, columns, options.get("end_date") or EndDateConvention.EXCLUSIVE)
+        run = execute(run, path, on_progress=self._write_progress)
+        if run.status == ImportStatus.REJECTED:
+            shown = [
+                f"line {error['line']}, column {error['column'] or '-'}, value {error['value']!r}: {error['reason']}"
+                for error in run.errors
+            ]
+            if run.error_count > len(run.errors):
+                shown.append(f"and {run.error_count - len(run.errors)} more")
+            raise CommandError(
+                f"Import rejected, nothing was stored: {run.error_count} invalid value(s) in {path}.\n"
+                + "\n".join(shown)
+            )
+        for line in summary_lines(self.kind, run.summary):
+            self.stdout.write(line)
+
+    def _write_progress(self, rows_read: int, bytes_read: int, total_bytes: int) -> None:
+        percent = f" ({100 * bytes_read // total_bytes}% of the file)" if total_bytes else ""
+        self.stderr.write(f"Read {rows_read} rows{percent}")

@@ -1,0 +1,147 @@
+"""Checks and the final write shared by the two imports that produce MRR lines.
+
+Both stage their rows with the columns `line`, `account_ext` and
+`subscription_ext`. Accounts are never created here: an account id must
+already exist, exactly as written.
+"""
+
+import datetime
+import logging
+
+from django.db import connection
+
+from accounts.models import Account, Subscription
+from common.csvimport import ErrorCollector, RowError
+from common.months import add_months, format_month, month_range
+from retention.locks import report_lock
+from retention.models import CoveredMonth, MrrLine
+from retention.services import schedule_recompute
+
+from .staging import StagingTable
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT = Account._meta.db_table
+SUBSCRIPTION = Subscription._meta.db_table
+MRR_LINE = MrrLine._meta.db_table
+
+
+def check_accounts_and_subscriptions(stage: StagingTable, errors: ErrorCollector) -> None:
+    """Reject rows with an unknown account and rows whose subscription belongs to another account."""
+    unknown = f"""
+        SELECT s.line, s.account_ext FROM {stage.name} s
+        WHERE s.account_ext IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {ACCOUNT} a WHERE a.external_id = s.account_ext)"""
+    errors.add_counted(
+        *stage.fetch_errors(
+            unknown,
+            [],
+            lambda row: RowError(
+                row[0], "account_id", row[1], "unknown account; import it with the accounts file first"
+            ),
+        )
+    )
+
+    owned_elsewhere = f"""
+        SELECT s.line, s.subscription_ext, s.account_ext, a.external_id FROM {stage.name} s
+        JOIN {SUBSCRIPTION} sub ON sub.external_id = s.subscription_ext
+        JOIN {ACCOUNT} a ON a.id = sub.account_id
+        WHERE a.external_id <> s.account_ext"""
+    errors.add_counted(
+        *stage.fetch_errors(
+            owned_elsewhere,
+            [],
+            lambda row: RowError(
+                row[0], "subscription_id", row[1], f"subscription {row[1]} belongs to account {row[3]}, not {row[2]}"
+            ),
+        )
+    )
+
+    # A subscription new to the database takes the account of its first row in the file.
+    conflicting_in_file = f"""
+        SELECT s.line, s.subscription_ext, s.account_ext, f.account_ext, f.line FROM {stage.name} s
+        JOIN (SELECT subscription_ext, MIN(line) AS line FROM {stage.name} GROUP BY subscription_ext) first_row
+          ON first_row.subscription_ext = s.subscription_ext
+        JOIN {stage.name} f ON f.line = first_row.line
+        WHERE s.account_ext <> f.account_ext
+          AND NOT EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.external_id = s.subscription_ext)"""
+    errors.add_counted(
+        *stage.fetch_errors(
+            conflicting_in_file,
+            [],
+            lambda row: RowError(
+                row[0],
+                "subscription_id",
+                row[1],
+                f"subscription {row[1]} belongs to account {row[3]} (line {row[4]}), not {row[2]}",
+            ),
+        )
+    )
+
+
+def create_subscriptions(stage: StagingTable) -> int:
+    """Create the subscriptions that are new to the database under their account; return how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SUBSCRIPTION} (external_id, account_id)
+            SELECT s.subscription_ext, a.id
+            FROM (SELECT subscription_ext, MIN(account_ext) AS account_ext FROM {stage.name}
+                  GROUP BY subscription_ext) s
+            JOIN {ACCOUNT} a ON a.external_id = s.account_ext
+            WHERE NOT EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.external_id = s.subscription_ext)"""
+        )
+        return max(cursor.rowcount, 0)
+
+
+def replace_months(
+    stage: StagingTable,
+    months: list[datetime.date],
+    insert_lines_sql: str,
+    params: list,
+    import_run_id: int | None,
+) -> dict:
+    """Replace every MRR line of `months` with the lines `insert_lines_sql` builds from the staged rows.
+
+    `insert_lines_sql` is an INSERT ... SELECT into the MRR line table. The
+    months become covered months, and a recomputation of each month and of the
+    month twelve months later is queued for when the transaction commits.
+    Return the counts for the summary.
+    """
+    with report_lock():
+        subscriptions_created = create_subscriptions(stage)
+        deleted, _ = MrrLine.objects.filter(month__in=months).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(insert_lines_sql, params)
+            lines_stored = max(cursor.rowcount, 0)
+        CoveredMonth.objects.filter(month__in=months).delete()
+        CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
+        schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}))
+    logger.info(
+        "import run %s replaced %d months: deleted %d lines, stored %d, created %d subscriptions",
+        import_run_id,
+        len(months),
+        deleted,
+        lines_stored,
+        subscriptions_created,
+    )
+    return {"lines_stored": lines_stored, "lines_deleted": deleted, "subscriptions_created": subscriptions_created}
+
+
+def uncovered_months() -> list[str]:
+    """Return the months between the first and the last covered month that no import covered, as YYYY-MM."""
+    covered = list(CoveredMonth.objects.order_by("month").values_list("month", flat=True))
+    if not covered:
+        return []
+    present = set(covered)
+    return [format_month(month) for month in month_range(covered[0], covered[-1]) if month not in present]
+
+
+def uncovered_warning(months: list[str]) -> str | None:
+    if not months:
+        return None
+    shown = ", ".join(months[:24]) + (f" and {len(months) - 24} more" if len(months) > 24 else "")
+    return (
+        f"{len(months)} month(s) inside the data span are not covered by any import and count as no MRR: {shown}. "
+        "Import those months to fill the gap."
+    )

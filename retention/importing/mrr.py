@@ -1,0 +1,144 @@
+"""Import of monthly MRR lines: one row per month, subscription, product and charge type."""
+
+import logging
+import os
+import time
+
+from common.csvimport import (
+    ColumnSpec,
+    CsvFile,
+    ErrorCollector,
+    ImportRejected,
+    InvalidValue,
+    ProgressCallback,
+    parse_amount,
+    parse_id,
+    parse_month,
+    parse_quantity,
+    parse_row,
+    parse_text,
+)
+from common.months import format_month
+from retention.models import ChargeType
+
+from .lines import (
+    MRR_LINE,
+    SUBSCRIPTION,
+    check_accounts_and_subscriptions,
+    replace_months,
+    uncovered_months,
+    uncovered_warning,
+)
+from .staging import StagingTable
+
+logger = logging.getLogger(__name__)
+
+MRR_COLUMNS = ColumnSpec(
+    required=("month", "account_id", "subscription_id", "product", "quantity", "mrr", "charge_type"),
+)
+
+
+def parse_charge_type(text: str) -> str:
+    value = text.lower()
+    if value not in ChargeType.values:
+        raise InvalidValue("expected recurring or trueup")
+    return value
+
+
+PARSERS = {
+    "month": parse_month,
+    "account_id": parse_id,
+    "subscription_id": parse_id,
+    "product": parse_text(100),
+    "quantity": parse_quantity,
+    "mrr": parse_amount,
+    "charge_type": parse_charge_type,
+}
+
+STAGE_COLUMNS = [
+    ("line", "bigint"),
+    ("month", "date"),
+    ("account_ext", "varchar(100)"),
+    ("subscription_ext", "varchar(100)"),
+    ("product", "varchar(100)"),
+    ("quantity", "bigint"),
+    ("mrr_cents", "bigint"),
+    ("charge_type", "varchar(10)"),
+]
+
+
+def import_mrr(
+    path: str | os.PathLike,
+    *,
+    columns: dict[str, str] | None = None,
+    import_run_id: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict:
+    """Import a file of monthly MRR lines; every month in the file is replaced as a whole.
+
+    `columns` maps the product's column names to the file's. Return the summary:
+    rows_read, lines_stored, months_replaced (YYYY-MM), subscriptions_created,
+    uncovered_months and warnings. Raise ImportRejected, with nothing stored,
+    when any row is invalid.
+    """
+    started = time.monotonic()
+    errors = ErrorCollector()
+    csv_file = CsvFile(path, MRR_COLUMNS, columns, errors, on_progress)
+    months = set()
+    with StagingTable("tamarind_stage_mrr", STAGE_COLUMNS, indexes=("subscription_ext", "line")) as stage:
+        for line, row in csv_file.rows():
+            values, valid = parse_row(line, row, PARSERS, errors)
+            if valid:
+                months.add(values["month"])
+            # Rows with invalid fields are staged too, so that the account and
+            # subscription checks report them; any error prevents the write.
+            stage.add(
+                (
+                    line,
+                    values["month"],
+                    values["account_id"],
+                    values["subscription_id"],
+                    values["product"],
+                    values["quantity"],
+                    None if values["mrr"] is None else int(values["mrr"] * 100),
+                    values["charge_type"],
+                )
+            )
+        stage.close_loading()
+        check_accounts_and_subscriptions(stage, errors)
+        if errors:
+            logger.info(
+                "import run %s rejected: %d invalid values in %d rows", import_run_id, errors.count, csv_file.rows_read
+            )
+            raise ImportRejected(errors)
+
+        # Rows with the same month, subscription, product and charge type add up.
+        insert_lines = f"""
+            INSERT INTO {MRR_LINE} (month, subscription_id, product, quantity, mrr, charge_type)
+            SELECT st.month, sub.id, st.product, SUM(st.quantity), SUM(st.mrr_cents), st.charge_type
+            FROM {stage.name} st JOIN {SUBSCRIPTION} sub ON sub.external_id = st.subscription_ext
+            GROUP BY st.month, sub.id, st.product, st.charge_type"""
+        ordered_months = sorted(months)
+        counts = {"lines_stored": 0, "subscriptions_created": 0}
+        if ordered_months:
+            counts = replace_months(stage, ordered_months, insert_lines, [], import_run_id)
+
+    gaps = uncovered_months()
+    summary = {
+        "rows_read": csv_file.rows_read,
+        "lines_stored": counts["lines_stored"],
+        "months_replaced": [format_month(month) for month in ordered_months],
+        "subscriptions_created": counts["subscriptions_created"],
+        "uncovered_months": gaps,
+        "warnings": [warning for warning in [uncovered_warning(gaps)] if warning],
+    }
+    if not csv_file.rows_read:
+        summary["warnings"].append("The file has no data rows, so nothing was replaced.")
+    logger.info(
+        "import run %s stored %d MRR lines from %d rows in %.1f s",
+        import_run_id,
+        counts["lines_stored"],
+        csv_file.rows_read,
+        time.monotonic() - started,
+    )
+    return summary

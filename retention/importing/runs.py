@@ -1,0 +1,202 @@
+"""The life of an ImportRun: upload, column mapping, queueing and running."""
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from common.csvimport import ColumnSpec, ImportRejected, ProgressCallback, read_header, resolve_columns
+from retention.models import ColumnMapping, EndDateConvention, ImportKind, ImportRun, ImportStatus
+
+from .mrr import MRR_COLUMNS, import_mrr
+from .subscriptions import SUBSCRIPTION_COLUMNS, import_subscriptions
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_DIRECTORY = "imports"
+
+
+def column_spec(kind: str) -> ColumnSpec:
+    from accounts.services import ACCOUNT_COLUMNS
+
+    return {
+        ImportKind.ACCOUNTS: ACCOUNT_COLUMNS,
+        ImportKind.MRR: MRR_COLUMNS,
+        ImportKind.SUBSCRIPTIONS: SUBSCRIPTION_COLUMNS,
+    }[ImportKind(kind)]
+
+
+def _importer(kind: str) -> Callable[..., dict]:
+    from accounts.services import import_accounts
+
+    return {
+        ImportKind.ACCOUNTS: import_accounts,
+        ImportKind.MRR: import_mrr,
+        ImportKind.SUBSCRIPTIONS: import_subscriptions,
+    }[ImportKind(kind)]
+
+
+def run_path(run: ImportRun) -> Path:
+    """Return the file of an uploaded run on disk."""
+    return Path(settings.MEDIA_ROOT) / run.stored_path
+
+
+def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallback | None = None) -> ImportRun:
+    """Run the import of `run` on the file at `path` and store its outcome on the run.
+
+    The status ends as done (with the summary), rejected (with the first errors
+    and their count) or failed (an unexpected error, logged and re-raised).
+    """
+    started = time.monotonic()
+
+    def report(rows_read: int, bytes_read: int, total_bytes: int) -> None:
+        ImportRun.objects.filter(pk=run.pk).update(rows_read=rows_read, bytes_read=bytes_read, total_bytes=total_bytes)
+        if on_progress is not None:
+            on_progress(rows_read, bytes_read, total_bytes)
+
+    options = {"columns": run.columns or None, "import_run_id": run.pk, "on_progress": report}
+    if run.kind == ImportKind.SUBSCRIPTIONS:
+        options["end_date"] = run.end_date
+    logger.info("import run %s started: %s file %s", run.pk, run.kind, run.file_name)
+    try:
+        summary = _importer(run.kind)(path, **options)
+    except ImportRejected as rejection:
+        _finish(
+            run,
+            ImportStatus.REJECTED,
+            errors=[error.as_dict() for error in rejection.errors],
+            error_count=rejection.error_count,
+        )
+    except Exception as error:
+        logger.exception("import run %s failed", run.pk)
+        _finish(run, ImportStatus.FAILED, summary={"error": f"{type(error).__name__}: {error}"})
+        raise
+    else:
+        _finish(run, ImportStatus.DONE, summary=summary)
+    run.refresh_from_db()
+    logger.info(
+        "import run %s %s after %d rows in %.1f s", run.pk, run.status, run.rows_read, time.monotonic() - started
+    )
+    return run
+
+
+def _finish(run: ImportRun, status: str, **fields) -> None:
+    ImportRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), **fields)
+
+
+def run_import(import_run_id: int) -> None:
+    """Run a queued upload once: a second delivery of the same task finds it claimed and returns.
+
+    The claim is a conditional UPDATE from queued to running, so two workers
+    never run the same upload.
+    """
+    claimed = ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, rows_read=0, bytes_read=0
+    )
+    if not claimed:
+        logger.info("import run %s is not queued; nothing to do", import_run_id)
+        return
+    run = ImportRun.objects.get(pk=import_run_id)
+    execute(run, run_path(run))
+
+
+def start_command_run(kind: str, path: str, columns: dict[str, str], end_date: str) -> ImportRun:
+    """Record an import started from a management command; it runs at once in the command's process."""
+    return ImportRun.objects.create(
+        kind=kind,
+        status=ImportStatus.RUNNING,
+        file_name=str(path),
+        columns=columns,
+        end_date=end_date,
+        total_bytes=os.path.getsize(path),
+    )
+
+
+def mapping_problems(kind: str, header: list[str], columns: dict[str, str]) -> list[str]:
+    """Return why `columns` does not fit the header: missing required columns, mapped columns the file lacks."""
+    _, problems = resolve_columns(column_spec(kind), header, columns)
+    return [reason for _, _, reason in problems]
+
+
+def suggested_columns(kind: str, header: list[str], columns: dict[str, str]) -> dict[str, str]:
+    """Return a file column for each product column: the mapped one if the file has it, else one of the same name."""
+    by_name = {name.strip().casefold(): name for name in header}
+    suggestion = {}
+    for name in column_spec(kind).names:
+        mapped = columns.get(name)
+        match = by_name.get(mapped.strip().casefold()) if mapped else None
+        suggestion[name] = match or by_name.get(name.casefold(), "")
+    return suggestion
+
+
+def create_upload(
+    *, kind: str, uploaded_file: UploadedFile, user, mapping: ColumnMapping | None, end_date: str | None = None
+) -> ImportRun:
+    """Save an uploaded file under MEDIA_ROOT/imports/ and create its run.
+
+    The run is queued at once when the header supplies every required column
+    (after the saved mapping) and the kind needs no end-date convention;
+    otherwise it waits for the mapping step.
+    """
+    name = get_valid_filename(os.path.basename(uploaded_file.name)) or "upload.csv"
+    stored_path = default_storage.save(f"{UPLOAD_DIRECTORY}/{uuid.uuid4().hex}_{name}", uploaded_file)
+    columns = dict(mapping.columns) if mapping else {}
+    run = ImportRun.objects.create(
+        kind=kind,
+        status=ImportStatus.MAPPING,
+        file_name=uploaded_file.name,
+        stored_path=stored_path,
+        columns=columns,
+        end_date=end_date or (mapping.end_date if mapping else EndDateConvention.EXCLUSIVE),
+        created_by=user,
+        total_bytes=uploaded_file.size,
+    )
+    header = read_header(run_path(run))
+    # Subscription periods always pass the mapping step, where the end-date convention is chosen per file.
+    if header and kind != ImportKind.SUBSCRIPTIONS and not mapping_problems(kind, header, columns):
+        queue(run)
+    return run
+
+
+def confirm_mapping(run: ImportRun, *, columns: dict[str, str], end_date: str, save_as: str = "") -> ImportRun:
+    """Store the mapping chosen on the mapping step, save it as a ColumnMapping if named, and queue the run."""
+    run.columns = {name: file_column for name, file_column in columns.items() if file_column}
+    run.end_date = end_date
+    run.save(update_fields=["columns", "end_date"])
+    if save_as:
+        ColumnMapping.objects.create(name=save_as, kind=run.kind, columns=run.columns, end_date=end_date)
+    queue(run)
+    return run
+
+
+def queue(run: ImportRun) -> None:
+    """Mark the run queued and enqueue its task when the current transaction commits."""
+    from retention.tasks import run_import as run_import_task
+
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.QUEUED)
+    run.status = ImportStatus.QUEUED
+    run_import_task.delay_on_commit(run.pk)
+
+
+def progress(run: ImportRun) -> dict:
+    """Return the run's progress for the polling page: status, rows and bytes read, percent of the file."""
+    percent = min(100, round(100 * run.bytes_read / run.total_bytes)) if run.total_bytes else 0
+    if run.status in (ImportStatus.DONE, ImportStatus.REJECTED):
+        percent = 100
+    return {
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "rows_read": run.rows_read,
+        "bytes_read": run.bytes_read,
+        "total_bytes": run.total_bytes,
+        "percent": percent,
+        "finished": run.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.MAPPING),
+    }
