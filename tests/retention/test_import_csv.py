@@ -1,0 +1,200 @@
+"""The shared CSV reader and the strict field parsers."""
+
+import datetime
+import tracemalloc
+from decimal import Decimal
+
+import pytest
+
+from common.csvimport import (
+    ColumnSpec,
+    CsvFile,
+    ErrorCollector,
+    InvalidValue,
+    parse_amount,
+    parse_column_option,
+    parse_date,
+    parse_id,
+    parse_month,
+    parse_quantity,
+    parse_row,
+)
+
+SPEC = ColumnSpec(required=("month", "mrr"), optional=("note",))
+
+
+def write_csv(path, text, *, bom=False, crlf=False):
+    data = text.replace("\n", "\r\n") if crlf else text
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data.encode("utf-8"))
+    return path
+
+
+def read_all(path, spec=SPEC, mapping=None):
+    errors = ErrorCollector()
+    csv_file = CsvFile(path, spec, mapping, errors)
+    return list(csv_file.rows()), errors
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("2786", Decimal("2786.00")), ("100.5", Decimal("100.50")), ("-12.25", Decimal("-12.25")), ("0", Decimal("0.00"))],
+)
+def test_amount_accepts_dot_decimals(text, expected):
+    assert parse_amount(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1,250.00", "1.250,00", "173,900", "1e3", "", "12.345", "$5", "1 250", ".5", "+5"])
+def test_amount_rejects_other_notations(text):
+    with pytest.raises(InvalidValue, match="digits with a dot as decimal mark and no thousands separators"):
+        parse_amount(text)
+
+
+def test_date_accepts_iso_date():
+    assert parse_date("2024-01-31") == datetime.date(2024, 1, 31)
+
+
+@pytest.mark.parametrize("text", ["45322", "01/02/2024", "2024-01-31T23:30:00-05:00", "2024-1-31", "", "2024-02-30"])
+def test_date_rejects_serials_day_month_orders_and_timestamps(text):
+    with pytest.raises(InvalidValue, match="expected YYYY-MM-DD"):
+        parse_date(text)
+
+
+def test_month_parses_to_first_day():
+    assert parse_month("2024-06") == datetime.date(2024, 6, 1)
+
+
+@pytest.mark.parametrize("text", ["2024-6", "2024-13", "06/2024", "2024-06-01", ""])
+def test_month_rejects_other_forms(text):
+    with pytest.raises(InvalidValue, match="expected YYYY-MM"):
+        parse_month(text)
+
+
+@pytest.mark.parametrize("text", ["1.5", "10 ", "ten", "", "1,000"])
+def test_quantity_rejects_non_whole_numbers(text):
+    with pytest.raises(InvalidValue):
+        parse_quantity(text)
+
+
+def test_ids_keep_leading_zeros_and_long_digit_strings():
+    assert parse_id("00123") == "00123"
+    assert parse_id("123456789012345678") == "123456789012345678"
+
+
+def test_column_option_parses_pairs():
+    assert parse_column_option("mrr=mrr_amount, product=plan_tier") == {"mrr": "mrr_amount", "product": "plan_tier"}
+    with pytest.raises(ValueError, match="product_column=file_column"):
+        parse_column_option("mrr")
+
+
+def test_reader_strips_bom_and_accepts_crlf(tmp_path):
+    path = write_csv(tmp_path / "bom.csv", "month,mrr\n2024-06,1.00\n", bom=True, crlf=True)
+    rows, errors = read_all(path)
+    assert not errors
+    assert rows == [(2, {"month": "2024-06", "mrr": "1.00"})]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_reader_detects_delimiter_from_header(tmp_path, delimiter):
+    path = write_csv(tmp_path / "d.csv", f"month{delimiter}mrr\n2024-06{delimiter}1.00\n")
+    rows, errors = read_all(path)
+    assert not errors
+    assert rows[0][1] == {"month": "2024-06", "mrr": "1.00"}
+
+
+def test_reader_maps_columns_and_ignores_extra_ones(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "period,extra,amount\n2024-06,x,5\n", bom=True)
+    rows, errors = read_all(path, mapping={"month": "period", "mrr": "amount"})
+    assert not errors
+    assert rows == [(2, {"month": "2024-06", "mrr": "5"})]
+
+
+def test_reader_maps_first_column_after_bom(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "month,amount\n2024-06,5\n", bom=True, crlf=True)
+    rows, errors = read_all(path, mapping={"month": "month", "mrr": "amount"})
+    assert not errors
+    assert rows == [(2, {"month": "2024-06", "mrr": "5"})]
+
+
+def test_reader_reports_missing_required_column(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "period,mrr\n2024-06,5\n")
+    rows, errors = read_all(path)
+    assert rows == []
+    assert [(error.line, error.column) for error in errors.kept] == [(1, "month")]
+    assert "missing column month" in errors.kept[0].reason
+    assert "period, mrr" in errors.kept[0].reason
+
+
+def test_reader_reports_mapping_to_absent_column(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "month,mrr\n2024-06,5\n")
+    _, errors = read_all(path, mapping={"mrr": "mrr_amount"})
+    assert errors.count == 1
+    assert errors.kept[0].column == "mrr"
+    assert "mrr_amount" in errors.kept[0].reason
+
+
+def test_reader_counts_lines_across_quoted_newlines_and_blank_lines(tmp_path):
+    path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,1,"two\nlines"\n\n2024-07,2,\n')
+    rows, errors = read_all(path)
+    assert not errors
+    assert [line for line, _ in rows] == [2, 5]
+
+
+def test_reader_rejects_row_with_wrong_field_count(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "month,mrr\n2024-06,1,250.00\n")
+    rows, errors = read_all(path)
+    assert rows == []
+    assert (errors.kept[0].line, errors.kept[0].reason) == (2, "expected 2 fields as in the header, found 3")
+
+
+def test_reader_rejects_text_that_is_not_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"month,mrr\n2024-06,1\n" + "Société".encode("latin-1") + b"\n")
+    _, errors = read_all(path)
+    assert errors.count == 1
+    assert "not UTF-8" in errors.kept[0].reason
+
+
+def test_error_collector_keeps_first_fifty_and_counts_the_rest():
+    errors = ErrorCollector()
+    for line in range(120, 1, -1):
+        errors.add(line, "mrr", "x", "bad")
+    assert errors.count == 119
+    assert len(errors.kept) == 50
+    assert [error.line for error in errors.kept] == list(range(2, 52))
+    assert errors.not_shown == 69
+
+
+def test_parse_row_collects_each_invalid_field(tmp_path):
+    errors = ErrorCollector()
+    values, valid = parse_row(
+        7, {"month": "06/2024", "mrr": "1,5"}, {"month": parse_month, "mrr": parse_amount}, errors
+    )
+    assert not valid
+    assert values == {"month": None, "mrr": None}
+    assert [(error.line, error.column, error.value) for error in errors.kept] == [
+        (7, "month", "06/2024"),
+        (7, "mrr", "1,5"),
+    ]
+
+
+def test_reader_streams_a_million_lines_in_bounded_memory(tmp_path):
+    path = tmp_path / "big.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("month,mrr\n")
+        line = "2024-06,1250.00\n"
+        for _ in range(1000):
+            handle.write(line * 1000)
+    progress = []
+    errors = ErrorCollector()
+    csv_file = CsvFile(path, SPEC, None, errors, on_progress=lambda rows, read, total: progress.append((rows, read)))
+
+    tracemalloc.start()
+    count = sum(1 for _ in csv_file.rows())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert count == 1_000_000
+    assert not errors
+    assert peak < 2 * 1024 * 1024
+    assert len(progress) == 200
+    assert progress[-1] == (1_000_000, path.stat().st_size)
