@@ -65,7 +65,10 @@ class ImportCommand(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
 
-        run = start_command_run(self.kind, path, columns, options.get("end_date") or EndDateConvention.EXCLUSIVE)
+        end_date = options.get("end_date") or EndDateConvention.EXCLUSIVE
+        if end_date not in EndDateConvention.values:
+            raise CommandError(f"Invalid end-date convention {end_date!r}: expected exclusive or inclusive.")
+        run = start_command_run(self.kind, path, columns, end_date)
         run = execute(run, path, on_progress=self._write_progress)
         if run.status == ImportStatus.REJECTED:
             shown = [
