@@ -20,7 +20,7 @@ SEGMENT_CHOICES = [
     (SegmentKey.LARGE, SegmentKey.LARGE.label),
     (SegmentKey.MID_MARKET, SegmentKey.MID_MARKET.label),
     (SegmentKey.SMB, SegmentKey.SMB.label),
-    (COMMERCIAL, "Commercial (Mid-Market and SMB)"),
+    (COMMERCIAL, "Commercial"),
 ]
 
 # A button without a name, so that it adds nothing to the query string.

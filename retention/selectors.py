@@ -71,6 +71,25 @@ class Overview:
     def latest(self) -> MonthFigures | None:
         return self.figures[-1] if self.figures else None
 
+    @property
+    def _first_with_cohort(self) -> int:
+        return next((index for index, figures in enumerate(self.figures) if figures.customers), len(self.figures))
+
+    @property
+    def leading_without_cohort(self) -> tuple[datetime.date, datetime.date] | None:
+        """Return the first and last of the months at the start that have no cohort, or None.
+
+        These are usually the span's first twelve months, whose baseline lies
+        before the first import. Pages list them as one n/a line.
+        """
+        count = self._first_with_cohort
+        return (self.figures[0].month, self.figures[count - 1].month) if count else None
+
+    @property
+    def from_first_cohort(self) -> list[MonthFigures]:
+        """Return the months from the first one with a cohort on; later months without one stay in."""
+        return self.figures[self._first_with_cohort :]
+
 
 def data_span() -> DataSpan | None:
     """Return the span from the first to the last covered month, or None before the first import."""

@@ -1,8 +1,11 @@
 """Tables of the retention pages."""
 
+import datetime
+
 import django_tables2 as tables
 
 from common.money import percentage
+from common.months import add_months, format_month
 
 from .models import Level, SegmentKey
 from .templatetags.retention_format import money, pct
@@ -42,8 +45,8 @@ class MonthCustomerTable(tables.Table):
     )
     segment = tables.Column(verbose_name="Segment", order_by=_ordered("segment"))
     tam = tables.Column(accessor="tam__username", verbose_name="TAM", order_by=_ordered("tam__username"), default="–")
-    a = MoneyColumn(verbose_name="A (MRR then)", order_by=_ordered("a"))
-    b = MoneyColumn(verbose_name="B (MRR now)", order_by=_ordered("b"))
+    a = MoneyColumn(verbose_name="A", order_by=_ordered("a"))
+    b = MoneyColumn(verbose_name="B", order_by=_ordered("b"))
     c = MoneyColumn(verbose_name="C = min(A, B)", order_by=_ordered("c"))
     gross = tables.Column(
         accessor="gross_ratio", verbose_name="Gross", order_by=_ordered("gross_ratio"), attrs=NUMBER_ATTRS
@@ -55,11 +58,14 @@ class MonthCustomerTable(tables.Table):
         order_by = "customer"
         empty_text = "No customers in this month's cohort."
 
-    def __init__(self, *args, level: str, show_tam: bool, **kwargs):
+    def __init__(self, *args, month: datetime.date, level: str, show_tam: bool, **kwargs):
         exclude = [] if level == Level.SUBSCRIPTION else ["subscription"]
         if not show_tam:
             exclude.append("tam")
         super().__init__(*args, exclude=exclude, **kwargs)
+        # Each instance works on its own copy of the columns, so the headers can name the months.
+        self.columns["a"].column.verbose_name = f"A, {format_month(add_months(month, -12))}"
+        self.columns["b"].column.verbose_name = f"B, {format_month(month)}"
 
     def render_segment(self, value):
         return SegmentKey(value).label if value in SegmentKey.values else value

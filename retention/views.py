@@ -37,13 +37,17 @@ def _chart_value(value):
 
 
 def _chart_data(overview: selectors.Overview, filters: RetentionFilters) -> dict:
-    """Return what the chart script draws. Percentages are strings with one decimal, or null for n/a."""
+    """Return what the chart script draws, from the first month with a cohort on.
+
+    Percentages are strings with one decimal, or null for n/a.
+    """
     targets = settings.RETENTION_TARGETS
+    shown = overview.from_first_cohort
     return {
-        "labels": [format_month(figures.month) for figures in overview.figures],
-        "gross": [_chart_value(figures.gross_pct) for figures in overview.figures],
-        "net": [_chart_value(figures.net_pct) for figures in overview.figures],
-        "links": [_month_url("retention:month", figures.month, filters) for figures in overview.figures],
+        "labels": [format_month(figures.month) for figures in shown],
+        "gross": [_chart_value(figures.gross_pct) for figures in shown],
+        "net": [_chart_value(figures.net_pct) for figures in shown],
+        "links": [_month_url("retention:month", figures.month, filters) for figures in shown],
         "targets": {name: str(value) for name, value in targets.items()},
     }
 
@@ -53,7 +57,7 @@ def overview(request):
     form = OverviewFilterForm(request.GET)
     filters = form.filters()
     result = selectors.retention_overview(request.user, filters)
-    rows = [(figures, _month_url("retention:month", figures.month, filters)) for figures in result.figures]
+    rows = [(figures, _month_url("retention:month", figures.month, filters)) for figures in result.from_first_cohort]
     context = {
         "form": form,
         "filters": filters,
@@ -74,13 +78,14 @@ def month_detail(request, month: datetime.date):
     table = None
     if figures is not None:
         customers = selectors.month_customers(request.user, month, filters)
-        table = MonthCustomerTable(customers, level=filters.level, show_tam=request.user.sees_all_accounts)
+        table = MonthCustomerTable(customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts)
         RequestConfig(request, paginate={"per_page": CUSTOMERS_PER_PAGE}).configure(table)
     context = {
         "form": form,
         "filters": filters,
         "month": month,
         "figures": figures,
+        "span": selectors.data_span() if figures is None else None,
         "table": table,
         "csv_url": _month_url("retention:month_csv", month, filters),
         "overview_url": f"{reverse('retention:overview')}?{urlencode(filters.query())}",

@@ -23,13 +23,14 @@
     });
   }
 
-  function targetLine(label, value, color) {
+  function targetLine(label, value, color, dash) {
     return {
       label: label,
       data: data.labels.map(function () { return Number(value); }),
       borderColor: color,
+      backgroundColor: color,
       borderWidth: 1.5,
-      borderDash: [6, 4],
+      borderDash: dash,
       pointRadius: 0,
       pointHitRadius: 0,
       fill: false,
@@ -58,9 +59,12 @@
       datasets: [
         seriesLine("Gross retention", data.gross, "#0d6efd"),
         seriesLine("Net retention", data.net, "#198754"),
-        targetLine("Gross target " + data.targets.gross + "%", data.targets.gross, "#6ea8fe"),
-        targetLine("Net target " + data.targets.net + "%", data.targets.net, "#75b798"),
-        targetLine("Industry median gross " + data.targets.industry_gross + "%", data.targets.industry_gross, "#adb5bd"),
+        targetLine("Gross target " + data.targets.gross + "%", data.targets.gross, "#6ea8fe", [6, 4]),
+        targetLine("Net target " + data.targets.net + "%", data.targets.net, "#75b798", [6, 4]),
+        targetLine(
+          "Industry median gross " + data.targets.industry_gross + "%",
+          data.targets.industry_gross, "#6c757d", [2, 3]
+        ),
       ],
     },
     options: {
@@ -69,6 +73,8 @@
       scales: {
         y: {
           beginAtZero: true,
+          // Leave room above the highest target so that its line does not sit on the frame.
+          suggestedMax: Math.max(Number(data.targets.gross), Number(data.targets.net)) + 20,
           ticks: { callback: function (value) { return value + "%"; } },
         },
       },

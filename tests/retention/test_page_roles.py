@@ -1,6 +1,7 @@
 """Who sees which rows on the retention pages: owning TAM, other TAM, manager, CS admin, no role, anonymous."""
 
 import csv
+import datetime
 import io
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from .builders import add_lines, make_account
 OVERVIEW = reverse("retention:overview")
 MONTH = reverse("retention:month", args=["2024-06"])
 MONTH_CSV = reverse("retention:month_csv", args=["2024-06"])
+JUNE_2024 = datetime.date(2024, 6, 1)
 
 
 @pytest.fixture
@@ -43,9 +45,7 @@ def book(tam, other_tam):
 
 
 def june(response):
-    (figures,) = [
-        figures for figures, _url in response.context["rows"] if figures.month.month == 6 and figures.month.year == 2024
-    ]
+    (figures,) = [figures for figures in response.context["overview"].figures if figures.month == JUNE_2024]
     return figures
 
 
@@ -79,12 +79,12 @@ def test_owning_tam_overview_lists_every_span_month(client, tam, book):
     client.force_login(tam)
     response = client.get(OVERVIEW)
 
-    months = [figures.month.strftime("%Y-%m") for figures, _url in response.context["rows"]]
-    assert months[0] == "2023-06"
-    assert months[-1] == "2024-06"
-    assert len(months) == 13
-    first = response.context["rows"][0][0]
-    assert (first.customers, first.gross_pct, first.net_pct) == (0, None, None)
+    figures = response.context["overview"].figures
+    assert [figures.month for figures in figures] == [
+        datetime.date(2023 + (5 + n) // 12, (5 + n) % 12 + 1, 1) for n in range(13)
+    ]
+    assert (figures[0].customers, figures[0].gross_pct, figures[0].net_pct) == (0, None, None)
+    assert 'id="months-without-cohort"' in response.content.decode()
 
 
 def test_owning_tam_overview_segment_filter(client, tam, book):
@@ -166,6 +166,7 @@ def test_tam_without_accounts_sees_na(client, book):
     month = client.get(MONTH)
 
     assert (figures.customers, figures.gross_pct, figures.net_pct) == (0, None, None)
+    assert "none of your accounts had MRR above zero" in client.get(OVERVIEW).content.decode()
     assert listed_customers(month) == []
     assert csv_customers(client.get(MONTH_CSV)) == []
 

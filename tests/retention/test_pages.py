@@ -22,8 +22,13 @@ OVERVIEW = reverse("retention:overview")
 
 
 def overview_rows(response):
-    """Return the overview's months as {YYYY-MM: figures}."""
-    return {figures.month.strftime("%Y-%m"): figures for figures, _url in response.context["rows"]}
+    """Return every month the overview covers, including a leading run without a cohort, as {YYYY-MM: figures}."""
+    return {figures.month.strftime("%Y-%m"): figures for figures in response.context["overview"].figures}
+
+
+def table_months(response):
+    """Return the months that have their own row in the overview table."""
+    return [figures.month.strftime("%Y-%m") for figures, _url in response.context["rows"]]
 
 
 def chart_from_html(response):
@@ -109,11 +114,35 @@ def test_overview_months_without_cohort_show_na(manager_client, worked_example):
     assert rows["2023-06"].customers == 0
     assert rows["2023-06"].gross_pct is None
     assert rows["2023-06"].net_pct is None
+    assert table_months(response) == ["2024-06"]
     html = response.content.decode()
-    assert '<tr data-month="2023-06">' in html
-    row_html = html[
-        html.index('<tr data-month="2023-06">') : html.index("</tr>", html.index('<tr data-month="2023-06">'))
-    ]
+    start = html.index('<tr class="text-secondary" id="months-without-cohort">')
+    row_html = html[start : html.index("</tr>", start)]
+    assert "2023-06 to 2024-05" in row_html
+    assert row_html.count("n/a") == 2
+    assert "0.0%" not in row_html
+    assert "100.0%" not in row_html
+
+
+def test_overview_month_without_cohort_inside_span_is_na(manager_client, db):
+    add_lines(
+        [
+            ("2023-01", "ACC-M1", "SUB-M1", "Premium", 1, "100.00", "recurring"),
+            ("2024-01", "ACC-M1", "SUB-M1", "Premium", 1, "100.00", "recurring"),
+        ],
+        cover=["2024-03"],
+    )
+    recompute_retention(None)
+
+    response = manager_client.get(OVERVIEW)
+
+    assert table_months(response) == ["2024-01", "2024-02", "2024-03"]
+    chart = chart_from_html(response)
+    assert chart["gross"] == ["100.0", None, None]
+    assert chart["net"] == ["100.0", None, None]
+    html = response.content.decode()
+    start = html.index('<tr data-month="2024-02">')
+    row_html = html[start : html.index("</tr>", start)]
     assert row_html.count("n/a") == 2
     assert "0.0%" not in row_html
     assert "100.0%" not in row_html
@@ -123,12 +152,9 @@ def test_overview_chart_data_is_embedded_as_json(manager_client, worked_example)
     response = manager_client.get(OVERVIEW, {"level": "account", "segment": "SMB"})
 
     chart = chart_from_html(response)
-    assert chart["labels"][0] == "2023-06"
-    assert chart["labels"][-1] == "2024-06"
-    assert chart["gross"][0] is None
-    assert chart["net"][0] is None
-    assert chart["gross"][-1] == "85.7"
-    assert chart["net"][-1] == "114.3"
+    assert chart["labels"] == ["2024-06"]
+    assert chart["gross"] == ["85.7"]
+    assert chart["net"] == ["114.3"]
     assert chart["targets"] == {"gross": "90", "net": "180", "industry_gross": "92"}
     assert chart["links"][-1] == "/retention/2024-06/?level=account&segment=SMB"
 
@@ -239,6 +265,8 @@ def test_overview_month_not_imported_is_not_drawn(manager_client, db):
         [
             ("2023-06", "ACC-Y1", "SUB-Y1", "Premium", 10, "100.00", "recurring"),
             ("2024-05", "ACC-Y1", "SUB-Y1", "Premium", 10, "100.00", "recurring"),
+            ("2023-05", "ACC-Y2", "SUB-Y2", "Premium", 10, "100.00", "recurring"),
+            ("2024-05", "ACC-Y2", "SUB-Y2", "Premium", 10, "100.00", "recurring"),
         ]
     )
     recompute_retention(None)
@@ -248,6 +276,18 @@ def test_overview_month_not_imported_is_not_drawn(manager_client, db):
     assert list(overview_rows(response)) == ["2024-05"]
     assert chart_from_html(response)["labels"] == ["2024-05"]
     assert "No data for 2024-06" in response.content.decode()
+
+
+def test_overview_without_any_cohort_says_na(manager_client, db):
+    add_lines([("2024-01", "ACC-A1", "SUB-A1", "Premium", 1, "100.00", "recurring")], cover=["2024-06"])
+    recompute_retention(None)
+
+    response = manager_client.get(OVERVIEW)
+
+    assert len(overview_rows(response)) == 6
+    html = response.content.decode()
+    assert "n/a for 2024-01 to 2024-06" in html
+    assert "retention-chart-data" not in html
 
 
 def test_overview_without_imports_says_no_data(manager_client):
