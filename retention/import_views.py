@@ -1,8 +1,75 @@
-from django.http import HttpResponse
+"""Import pages for CS admins: past runs, upload, column mapping, and a run's progress and outcome."""
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from common.csvimport import read_header
+
+from .forms import MappingForm, UploadForm
+from .importing import confirm_mapping, create_upload
+from .importing.runs import column_spec, mapping_problems, progress, run_path, suggested_columns
+from .models import ImportRun, ImportStatus
+
+RUNS_PER_PAGE = 25
 
 
-def _placeholder(request, *args, **kwargs):
-    return HttpResponse("Not built yet.", status=501)
+def import_admin(view):
+    """Let signed-in users who may import in; send others to the login page or answer 403."""
+    return login_required(permission_required("retention.add_importrun", raise_exception=True)(view))
 
 
-import_list = import_new = import_detail = import_mapping = import_progress = _placeholder
+@import_admin
+def import_list(request):
+    runs = ImportRun.objects.select_related("created_by")
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "retention/imports/list.html", {"page": page})
+
+
+@import_admin
+def import_new(request):
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        run = create_upload(
+            kind=form.cleaned_data["kind"],
+            uploaded_file=form.cleaned_data["file"],
+            user=request.user,
+            mapping=form.cleaned_data["mapping"],
+        )
+        if run.status == ImportStatus.MAPPING:
+            return redirect("retention:import_mapping", pk=run.pk)
+        return redirect("retention:import_detail", pk=run.pk)
+    return render(request, "retention/imports/new.html", {"form": form})
+
+
+@import_admin
+def import_mapping(request, pk):
+    run = get_object_or_404(ImportRun, pk=pk)
+    if run.status != ImportStatus.MAPPING:
+        return redirect("retention:import_detail", pk=run.pk)
+    header = read_header(run_path(run))
+    form = MappingForm(
+        request.POST or None,
+        spec=column_spec(run.kind),
+        header=header,
+        kind=run.kind,
+        initial=MappingForm.initial_for(suggested_columns(run.kind, header, run.columns), run.end_date),
+    )
+    if request.method == "POST" and form.is_valid():
+        confirm_mapping(run, columns=form.columns(), end_date=form.end_date(), save_as=form.cleaned_data["save_as"])
+        return redirect("retention:import_detail", pk=run.pk)
+    context = {"run": run, "form": form, "header": header, "problems": mapping_problems(run.kind, header, run.columns)}
+    return render(request, "retention/imports/mapping.html", context)
+
+
+@import_admin
+def import_detail(request, pk):
+    run = get_object_or_404(ImportRun.objects.select_related("created_by"), pk=pk)
+    context = {"run": run, "progress": progress(run), "errors_not_shown": run.error_count - len(run.errors)}
+    return render(request, "retention/imports/detail.html", context)
+
+
+@import_admin
+def import_progress(request, pk):
+    return JsonResponse(progress(get_object_or_404(ImportRun, pk=pk)))

@@ -160,8 +160,10 @@ def create_upload(
         total_bytes=uploaded_file.size,
     )
     header = read_header(run_path(run))
-    # Subscription periods always pass the mapping step, where the end-date convention is chosen per file.
-    if header and kind != ImportKind.SUBSCRIPTIONS and not mapping_problems(kind, header, columns):
+    # Subscription periods always pass the mapping step, where the end-date
+    # convention is chosen per file. A file without a readable header is queued
+    # at once, so that the import rejects it with the reason.
+    if not header or (kind != ImportKind.SUBSCRIPTIONS and not mapping_problems(kind, header, columns)):
         queue(run)
     return run
 
