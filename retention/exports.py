@@ -36,7 +36,10 @@ def escape_text_cell(value: str) -> str:
 
 
 def month_customer_rows(month: datetime.date, level: str, customers: Iterable[RetentionCustomer]) -> Iterator[list]:
-    """Yield one CSV row per customer. Only the text cells are escaped, so amounts stay numbers."""
+    """Yield one CSV row per customer.
+
+    Ids and names are escaped but amounts are not, so a negative amount stays a number.
+    """
     for customer in customers:
         if level == Level.SUBSCRIPTION and customer.subscription is not None:
             customer_id = customer.subscription.external_id

@@ -11,7 +11,7 @@ from common.months import format_month, parse_month
 
 from .models import Level, SegmentKey
 
-# "Commercial" is not stored; the selectors add up its two segments.
+# "Commercial" is not a stored segment, so the selectors add up the rows of its two segments.
 COMMERCIAL = "Commercial"
 COMMERCIAL_SEGMENTS = (SegmentKey.MID_MARKET, SegmentKey.SMB)
 

@@ -120,8 +120,8 @@ def _monthly_totals(
 ) -> dict[datetime.date, MonthFigures]:
     """Return the stored totals of each month from `first` to `last` that has any, keyed by month.
 
-    Commercial adds up the Mid-Market and SMB rows' customers and amounts; the
-    percentages are then computed from those sums, never averaged.
+    Commercial adds up the customers and amounts of the Mid-Market and SMB
+    rows. Percentages are computed later from those sums, never averaged.
     """
     if user.sees_all_accounts:
         rows = RetentionResult.objects.filter(level=filters.level).filter(_segment_condition(filters.segment))
@@ -192,8 +192,8 @@ def month_figures(user: User, month: datetime.date, filters: RetentionFilters) -
 def month_customers(user: User, month: datetime.date, filters: RetentionFilters) -> QuerySet[RetentionCustomer]:
     """Return the customers behind one month's figure that `user` may read, with their accounts loaded.
 
-    `gross_ratio` and `net_ratio` (C / A and B / A) are annotated as sort keys
-    only; pages show percentages computed from the Decimal amounts. The
+    `gross_ratio` and `net_ratio` (C / A and B / A, as floats) serve as sort
+    keys only. Pages show percentages computed from the Decimal amounts. The
     default order ends with the primary key, so it is total.
     """
     return (

@@ -30,8 +30,8 @@ class MoneyColumn(tables.Column):
 class MonthCustomerTable(tables.Table):
     """The customers behind one month's retention figure, with their own A, B and C.
 
-    The per-customer percentages are shown for reading only; totals are always
-    computed from the summed amounts.
+    The per-customer percentages are for reading only. Totals are computed
+    from the summed amounts, never from these percentages.
     """
 
     customer = tables.Column(accessor="account__name", verbose_name="Customer", order_by=_ordered("account__name"))

@@ -24,7 +24,7 @@ CUSTOMERS_PER_PAGE = 25
 
 
 def retention_reader(view):
-    """Let signed-in users with the retention permission in; send others to the login page or answer 403."""
+    """Send anonymous visitors to the login page and raise 403 for users without the retention permission."""
     return login_required(permission_required("retention.view_retentionresult", raise_exception=True)(view))
 
 
@@ -42,12 +42,12 @@ def _chart_data(overview: selectors.Overview, filters: RetentionFilters) -> dict
     Percentages are strings with one decimal, or null for n/a.
     """
     targets = settings.RETENTION_TARGETS
-    shown = overview.from_first_cohort
+    charted = overview.from_first_cohort
     return {
-        "labels": [format_month(figures.month) for figures in shown],
-        "gross": [_chart_value(figures.gross_pct) for figures in shown],
-        "net": [_chart_value(figures.net_pct) for figures in shown],
-        "links": [_month_url("retention:month", figures.month, filters) for figures in shown],
+        "labels": [format_month(figures.month) for figures in charted],
+        "gross": [_chart_value(figures.gross_pct) for figures in charted],
+        "net": [_chart_value(figures.net_pct) for figures in charted],
+        "links": [_month_url("retention:month", figures.month, filters) for figures in charted],
         "targets": {name: str(value) for name, value in targets.items()},
     }
 

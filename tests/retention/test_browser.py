@@ -14,8 +14,8 @@ from tests.factories import UserFactory
 
 from .builders import add_lines, make_account
 
-# Playwright's sync API runs an event loop in this thread, and Django refuses
-# database calls from a thread with a running loop unless this is set.
+# Playwright's sync API runs an event loop in this thread, and Django raises
+# SynchronousOnlyOperation on database calls from such a thread unless this is set.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
-        message = f"Chromium is missing at {CHROMIUM}; install it to run the browser tests."
+        message = f"Chromium is missing at {CHROMIUM}. Install it to run the browser tests."
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

@@ -1,4 +1,4 @@
-"""Who sees which rows on the retention pages: owning TAM, other TAM, manager, CS admin, no role, anonymous."""
+"""Which rows each role reads on the retention pages: owning TAM, other TAM, manager, CS admin, no role, anonymous."""
 
 import csv
 import datetime
@@ -119,7 +119,7 @@ def test_owning_tam_csv_lists_own_rows(client, tam, book):
     assert csv_customers(response) == ["T1", "T2"]
 
 
-def test_tam_sees_child_account_they_own_at_account_level(client, tam, other_tam, book):
+def test_tam_reads_owned_child_account(client, tam, other_tam, book):
     make_account("T1-EU", parent=Account.objects.get(external_id="T1"), segment=Segment.LARGE, tam=other_tam)
     add_lines(
         [
