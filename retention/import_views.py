@@ -9,7 +9,7 @@ from common.csvimport import read_header
 
 from .forms import MappingForm, UploadForm
 from .importing import confirm_mapping, create_upload
-from .importing.runs import column_spec, mapping_problems, progress, run_path, suggested_columns
+from .importing.runs import column_spec, progress, run_path, suggested_columns, unmatched_columns
 from .models import ImportRun, ImportStatus
 
 RUNS_PER_PAGE = 25
@@ -59,7 +59,12 @@ def import_mapping(request, pk):
     if request.method == "POST" and form.is_valid():
         confirm_mapping(run, columns=form.columns(), end_date=form.end_date(), save_as=form.cleaned_data["save_as"])
         return redirect("retention:import_detail", pk=run.pk)
-    context = {"run": run, "form": form, "header": header, "problems": mapping_problems(run.kind, header, run.columns)}
+    context = {
+        "run": run,
+        "form": form,
+        "header": header,
+        "unmatched": unmatched_columns(run.kind, header, run.columns),
+    }
     return render(request, "retention/imports/mapping.html", context)
 
 

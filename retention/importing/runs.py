@@ -126,6 +126,12 @@ def mapping_problems(kind: str, header: list[str], columns: dict[str, str]) -> l
     return [reason for _, _, reason in problems]
 
 
+def unmatched_columns(kind: str, header: list[str], columns: dict[str, str]) -> list[str]:
+    """Return the required product columns that neither the mapping nor a header name of the same name supplies."""
+    indexes, _ = resolve_columns(column_spec(kind), header, columns)
+    return [name for name in column_spec(kind).required if name not in indexes]
+
+
 def suggested_columns(kind: str, header: list[str], columns: dict[str, str]) -> dict[str, str]:
     """Return a file column for each product column: the mapped one if the file has it, else one of the same name."""
     by_name = {name.strip().casefold(): name for name in header}
