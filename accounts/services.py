@@ -189,6 +189,8 @@ def _check_ids_and_parents(stage: StagingTable, errors: ErrorCollector) -> None:
 
 def _check_cycles(stage: StagingTable, errors: ErrorCollector) -> None:
     """Reject every file row whose account lies on a cycle of the hierarchy as it would be after the import."""
+    # NOTE: the combined child-to-parent map of external ids is held in memory,
+    # so this check grows with the number of accounts, unlike the other checks.
     parents = dict(Account.objects.values_list("external_id", "parent__external_id").iterator(chunk_size=5000))
     with connection.cursor() as cursor:
         # Descending lines, so that the first row of a duplicated id wins as in the duplicate check.

@@ -16,7 +16,7 @@ RUNS_PER_PAGE = 25
 
 
 def import_admin(view):
-    """Let signed-in users who may import in; send others to the login page or answer 403."""
+    """Let signed-in users who may import in; send anonymous users to the login page and respond 403 to others."""
     return login_required(permission_required("retention.add_importrun", raise_exception=True)(view))
 
 

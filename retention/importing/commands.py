@@ -71,15 +71,15 @@ class ImportCommand(BaseCommand):
         run = start_command_run(self.kind, path, columns, end_date)
         run = execute(run, path, on_progress=self._write_progress)
         if run.status == ImportStatus.REJECTED:
-            shown = [
+            error_lines = [
                 f"line {error['line']}, column {error['column'] or '-'}, value {error['value']!r}: {error['reason']}"
                 for error in run.errors
             ]
             if run.error_count > len(run.errors):
-                shown.append(f"and {run.error_count - len(run.errors)} more")
+                error_lines.append(f"and {run.error_count - len(run.errors)} more")
             raise CommandError(
                 f"Import rejected, nothing was stored: {run.error_count} invalid value(s) in {path}.\n"
-                + "\n".join(shown)
+                + "\n".join(error_lines)
             )
         for line in summary_lines(self.kind, run.summary):
             self.stdout.write(line)

@@ -98,6 +98,8 @@ def run_import(import_run_id: int) -> None:
     The claim is a conditional UPDATE from queued to running, so two workers
     never run the same upload.
     """
+    # NOTE: a worker that dies mid-import leaves the run marked running, and no
+    # redelivery picks it up again; the CS admin has to upload the file again.
     claimed = ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.RUNNING, rows_read=0, bytes_read=0
     )
@@ -149,8 +151,8 @@ def create_upload(
     """Save an uploaded file under MEDIA_ROOT/imports/ and create its run.
 
     The run is queued at once when the header supplies every required column
-    (after the saved mapping) and the kind needs no end-date convention;
-    otherwise it waits for the mapping step.
+    after the saved mapping is applied, unless the file holds subscription
+    periods. Otherwise the run waits for the mapping step.
     """
     name = get_valid_filename(os.path.basename(uploaded_file.name)) or "upload.csv"
     stored_path = default_storage.save(f"{UPLOAD_DIRECTORY}/{uuid.uuid4().hex}_{name}", uploaded_file)

@@ -160,7 +160,7 @@ def test_bom_crlf_mrr_upload_imports(admin_client, django_capture_on_commit_call
     ]
 
 
-def test_mapping_step_preselects_bom_first_column_and_saves_mapping(admin_client, django_capture_on_commit_callbacks):
+def test_mapping_step_with_bom_file(admin_client, django_capture_on_commit_callbacks):
     AccountFactory(external_id="ACC-B1")
     text = "month,acct,sub,plan,seats,amount,type\n2024-06,ACC-B1,SUB-B1,Premium,6,300.00,recurring\n"
     response = upload(admin_client, ImportKind.MRR, csv_upload("billing.csv", text, bom=True, crlf=True))

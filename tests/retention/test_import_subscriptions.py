@@ -75,7 +75,7 @@ def hundred(*months_and_subscriptions):
 def test_month_end_start_does_not_drift(tmp_path, db):
     make_accounts("ACC-E1", "ACC-E2")
     path = write_csv(
-        tmp_path / "trap1.csv",
+        tmp_path / "month_end.csv",
         HEADER
         + "SUB-E1,ACC-E1,Premium,10,100.00,2024-01-31,2024-04-30\n"
         + "SUB-E2,ACC-E2,Premium,10,100.00,2024-01-31,2024-03-30\n",
@@ -91,13 +91,15 @@ def test_month_end_start_does_not_drift(tmp_path, db):
     )
 
 
-TRAP_2A = (
+# Each end date is the next period's start date.
+NEXT_START_PERIODS = (
     HEADER
     + "SUB-K1,ACC-K1,Premium,10,100.00,2023-01-31,2023-02-28\n"
     + "SUB-K1,ACC-K1,Premium,10,100.00,2023-02-28,2023-03-31\n"
     + "SUB-K1,ACC-K1,Premium,10,100.00,2023-03-31,2023-04-30\n"
 )
-TRAP_2B = (
+# Each end date is the last day of service.
+LAST_DAY_PERIODS = (
     HEADER
     + "SUB-K2,ACC-K2,Premium,10,100.00,2023-01-01,2023-01-31\n"
     + "SUB-K2,ACC-K2,Premium,10,100.00,2023-02-01,2023-02-28\n"
@@ -105,18 +107,18 @@ TRAP_2B = (
 )
 
 
-def test_next_start_periods_under_exclusive_count_once(tmp_path, db):
+def test_next_start_periods_exclusive(tmp_path, db):
     make_accounts("ACC-K1")
-    summary = import_subscriptions(write_csv(tmp_path / "a.csv", TRAP_2A))
+    summary = import_subscriptions(write_csv(tmp_path / "a.csv", NEXT_START_PERIODS))
 
     assert lines() == hundred(("2023-01", "SUB-K1"), ("2023-02", "SUB-K1"), ("2023-03", "SUB-K1"))
     assert summary["periods_without_lines"] == 0
     assert summary["warnings"] == []
 
 
-def test_next_start_periods_under_inclusive_double_and_warn(tmp_path, db):
+def test_next_start_periods_inclusive_warns(tmp_path, db):
     make_accounts("ACC-K1")
-    summary = import_subscriptions(write_csv(tmp_path / "a.csv", TRAP_2A), end_date="inclusive")
+    summary = import_subscriptions(write_csv(tmp_path / "a.csv", NEXT_START_PERIODS), end_date="inclusive")
 
     assert lines() == [
         ("2023-01", "SUB-K1", Decimal("100.00")),
@@ -127,9 +129,9 @@ def test_next_start_periods_under_inclusive_double_and_warn(tmp_path, db):
     assert any("2 monthly line(s) add up two or more periods" in warning for warning in summary["warnings"])
 
 
-def test_last_day_periods_under_exclusive_make_no_lines_and_warn(tmp_path, db, capsys):
+def test_last_day_periods_exclusive_warns(tmp_path, db, capsys):
     make_accounts("ACC-K2")
-    call_command("import_subscriptions", write_csv(tmp_path / "b.csv", TRAP_2B))
+    call_command("import_subscriptions", write_csv(tmp_path / "b.csv", LAST_DAY_PERIODS))
 
     assert lines() == []
     output = capsys.readouterr().out
@@ -137,9 +139,9 @@ def test_last_day_periods_under_exclusive_make_no_lines_and_warn(tmp_path, db, c
     assert "inclusive end-date convention" in output
 
 
-def test_last_day_periods_under_inclusive_count_each_month(tmp_path, db):
+def test_last_day_periods_inclusive(tmp_path, db):
     make_accounts("ACC-K2")
-    call_command("import_subscriptions", write_csv(tmp_path / "b.csv", TRAP_2B), end_date="inclusive")
+    call_command("import_subscriptions", write_csv(tmp_path / "b.csv", LAST_DAY_PERIODS), end_date="inclusive")
 
     assert lines() == hundred(("2023-01", "SUB-K2"), ("2023-02", "SUB-K2"), ("2023-03", "SUB-K2"))
 
