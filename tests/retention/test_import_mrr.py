@@ -345,3 +345,19 @@ def test_large_file_imports_in_bounded_memory(tmp_path, db):
         subscription__external_id="SUB-7", month=datetime.date(2024, 8, 1)
     ).get().mrr == Decimal("10.00")
     assert peak < 8 * 1024 * 1024
+
+
+def test_progress_reported_every_5000_rows(tmp_path, db, capsys):
+    make_accounts("ACC-1")
+    path = tmp_path / "m.csv"
+    rows = "".join(f"2024-06,ACC-1,SUB-{index},Premium,1,1.00,recurring\n" for index in range(12_000))
+    path.write_text(HEADER + rows, encoding="utf-8")
+
+    call_command("import_mrr", str(path))
+
+    progress_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Read ")]
+    assert [line.split(" (")[0] for line in progress_lines] == ["Read 5000 rows", "Read 10000 rows", "Read 12000 rows"]
+    assert progress_lines[-1] == "Read 12000 rows (100% of the file)"
+    run = ImportRun.objects.get()
+    assert run.rows_read == 12_000
+    assert run.bytes_read == run.total_bytes == path.stat().st_size
