@@ -97,9 +97,10 @@ def month_detail(request, month: datetime.date):
 @retention_reader
 def month_csv(request, month: datetime.date):
     filters = MonthFilterForm(request.GET).filters()
-    if selectors.month_figures(request.user, month, filters) is None:
+    span = selectors.data_span()
+    if span is None or month not in span:
         raise Http404(f"No MRR data was imported for {format_month(month)}.")
-    customers = selectors.month_customers(request.user, month, filters)
+    customers = selectors.month_customers(request.user, month, filters).iterator(chunk_size=2000)
     file_name = f"retention-{format_month(month)}-{filters.level}-{filters.segment}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{file_name}"'

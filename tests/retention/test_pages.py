@@ -599,3 +599,10 @@ def test_month_detail_every_sort_ends_with_primary_key(manager_client, thirty_ti
     for column in table.columns:
         if column.orderable:
             assert [str(key) for key in column.order_by][-1] in {"pk", "-pk"}, column.name
+
+
+def test_month_csv_query_count_is_bounded(manager_client, thirty_tied_parents, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        response = manager_client.get(reverse("retention:month_csv", args=["2024-06"]))
+
+    assert len(csv_rows(response)) == 30
