@@ -1,5 +1,7 @@
 """Settings for the test suite: DATABASE_URL and CELERY_BROKER_URL choose the services."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -14,5 +16,6 @@ STORAGES = {
 }
 
 # A file, not memory, so that a Celery worker started by a test can open the same SQLite test database.
+# The process id keeps two test runs in one checkout apart.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")}  # noqa: F405
