@@ -1,7 +1,12 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from retention.locks import report_lock
+from retention.services import schedule_recompute
+
 from .models import Account, Contact, Subscription, User
+from .services import refresh_ultimate_parents
 
 admin.site.register(User, UserAdmin)
 
@@ -16,14 +21,38 @@ class ContactInline(admin.TabularInline):
     extra = 0
 
 
+class AccountAdminForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = "__all__"
+
+    def clean_parent(self):
+        parent = self.cleaned_data.get("parent")
+        node = parent
+        while node is not None and self.instance.pk:
+            if node.pk == self.instance.pk:
+                raise forms.ValidationError("This parent would make the account its own ancestor.")
+            node = node.parent
+        return parent
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountAdminForm
     list_display = ["external_id", "name", "parent", "segment", "tam"]
     list_filter = ["segment", "tam"]
     search_fields = ["external_id", "name"]
     list_select_related = ["parent", "tam"]
     raw_id_fields = ["parent"]
     inlines = [SubscriptionInline, ContactInline]
+
+    def save_model(self, request, obj, form, change):
+        # A new parent or segment restates every month, as an accounts import does.
+        with report_lock():
+            super().save_model(request, obj, form, change)
+            refresh_ultimate_parents()
+            if not change or {"parent", "segment", "tam"} & set(form.changed_data):
+                schedule_recompute(None)
 
 
 @admin.register(Subscription)
