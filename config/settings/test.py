@@ -19,6 +19,8 @@ STORAGES = {
 # The process id keeps two test runs in one checkout apart.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")}  # noqa: F405
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
 
 # Serve static files straight from static/ without collectstatic.
 WHITENOISE_USE_FINDERS = True
