@@ -44,7 +44,9 @@ class Segment(models.TextChoices):
 class Account(models.Model):
     """A customer account as the CRM holds it. Accounts form a tree through `parent`."""
 
-    external_id = models.CharField(max_length=100, unique=True, help_text="Stable id from the CRM, kept exactly as written.")
+    external_id = models.CharField(
+        max_length=100, unique=True, help_text="Stable id from the CRM, kept exactly as written."
+    )
     name = models.CharField(max_length=255)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     # Top of the parent chain (itself for a top-level account). Imports keep it
@@ -54,7 +56,12 @@ class Account(models.Model):
     )
     segment = models.CharField(max_length=20, choices=Segment.choices, blank=True)
     tam = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", verbose_name="owning TAM"
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
+        verbose_name="owning TAM",
     )
 
     class Meta:

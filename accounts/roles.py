@@ -1,4 +1,4 @@
-"""The three roles. Each is an auth group that migration 0002 creates with its permissions."""
+"""The three roles. Each is an auth group with the permissions listed here."""
 
 from django.db import models
 
@@ -8,3 +8,55 @@ class Role(models.TextChoices):
     MANAGER = "Manager", "Manager"
     CS_ADMIN = "CS admin", "CS admin"
 
+
+# Permissions of each role's group, as "app_label.codename".
+ROLE_PERMISSIONS = {
+    "TAM": [
+        "accounts.view_account",
+        "accounts.view_subscription",
+        "accounts.view_contact",
+        "retention.view_retentionresult",
+    ],
+    "Manager": [
+        "accounts.view_account",
+        "accounts.view_subscription",
+        "accounts.view_contact",
+        "accounts.view_all_accounts",
+        "accounts.reassign_account",
+        "retention.view_retentionresult",
+    ],
+    "CS admin": [
+        "accounts.view_account",
+        "accounts.add_account",
+        "accounts.change_account",
+        "accounts.view_subscription",
+        "accounts.view_contact",
+        "accounts.add_contact",
+        "accounts.change_contact",
+        "accounts.view_all_accounts",
+        "accounts.reassign_account",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "retention.view_retentionresult",
+        "retention.add_importrun",
+        "retention.view_importrun",
+        "retention.add_columnmapping",
+        "retention.change_columnmapping",
+        "retention.view_columnmapping",
+    ],
+}
+
+
+def sync_role_groups(group_model, permission_model) -> None:
+    """Create the role groups that are missing and give each group its permissions.
+
+    Takes the models as arguments so that a data migration can pass its historical models.
+    """
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        for name in names:
+            app_label, codename = name.split(".")
+            permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is not None:
+                group.permissions.add(permission)

@@ -160,4 +160,3 @@ def build_result(month, level, segment, customers, a_cents, b_cents, c_cents, co
     result.gross_pct = percentage(result.c, result.a)
     result.net_pct = percentage(result.b, result.a)
     return result
-

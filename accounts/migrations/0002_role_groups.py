@@ -2,42 +2,7 @@
 
 from django.db import migrations
 
-ROLE_PERMISSIONS = {
-    "TAM": [
-        "accounts.view_account",
-        "accounts.view_subscription",
-        "accounts.view_contact",
-        "retention.view_retentionresult",
-    ],
-    "Manager": [
-        "accounts.view_account",
-        "accounts.view_subscription",
-        "accounts.view_contact",
-        "accounts.view_all_accounts",
-        "accounts.reassign_account",
-        "retention.view_retentionresult",
-    ],
-    "CS admin": [
-        "accounts.view_account",
-        "accounts.add_account",
-        "accounts.change_account",
-        "accounts.view_subscription",
-        "accounts.view_contact",
-        "accounts.add_contact",
-        "accounts.change_contact",
-        "accounts.view_all_accounts",
-        "accounts.reassign_account",
-        "accounts.view_user",
-        "accounts.add_user",
-        "accounts.change_user",
-        "retention.view_retentionresult",
-        "retention.add_importrun",
-        "retention.view_importrun",
-        "retention.add_columnmapping",
-        "retention.change_columnmapping",
-        "retention.view_columnmapping",
-    ],
-}
+from accounts.roles import ROLE_PERMISSIONS, sync_role_groups
 
 
 def create_role_groups(apps, schema_editor):
@@ -49,13 +14,7 @@ def create_role_groups(apps, schema_editor):
         create_permissions(app_config, verbosity=0)
         app_config.models_module = None
 
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, names in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for name in names:
-            app_label, codename = name.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    sync_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_role_groups(apps, schema_editor):

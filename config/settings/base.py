@@ -134,9 +134,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_BEAT_SCHEDULE = {
     "recompute-retention-monthly": {
         "task": "retention.tasks.recompute_previous_month",
-        "schedule": crontab(
-            minute=0, hour=2, day_of_month="1"
-        ),
+        "schedule": crontab(minute=0, hour=2, day_of_month="1"),
     },
 }
 

@@ -103,7 +103,12 @@ def test_recompute_task_runs_on_real_worker(worker):
     wait_for(lambda: "succeeded" in log_path.read_text() and log_path.read_text().count("succeeded") >= 2, 90, log_path)
 
     figures = RetentionResult.objects.get(month=JUNE_2024, level=Level.PARENT, segment=SegmentKey.ALL)
-    assert (figures.customers, figures.a, figures.b, figures.c) == (2, Decimal("150.00"), Decimal("120.00"), Decimal("100.00"))
+    assert (figures.customers, figures.a, figures.b, figures.c) == (
+        2,
+        Decimal("150.00"),
+        Decimal("120.00"),
+        Decimal("100.00"),
+    )
     assert (figures.gross_pct, figures.net_pct) == (Decimal("66.67"), Decimal("80.00"))
     assert RetentionResult.objects.filter(month=JUNE_2024).count() == len(Level) * len(SegmentKey)
     assert RetentionCustomer.objects.filter(month=JUNE_2024, level=Level.PARENT).count() == 2

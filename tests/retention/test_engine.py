@@ -162,11 +162,21 @@ def test_three_levels_net_inside_a_parent(db):
     recompute_retention()
 
     parent = result(level=Level.PARENT)
-    assert (parent.customers, parent.a, parent.b, parent.c) == (1, Decimal("750.00"), Decimal("600.00"), Decimal("600.00"))
+    assert (parent.customers, parent.a, parent.b, parent.c) == (
+        1,
+        Decimal("750.00"),
+        Decimal("600.00"),
+        Decimal("600.00"),
+    )
     assert (parent.gross_pct, parent.net_pct) == (Decimal("80.00"), Decimal("80.00"))
 
     account = result(level=Level.ACCOUNT)
-    assert (account.customers, account.a, account.b, account.c) == (2, Decimal("750.00"), Decimal("600.00"), Decimal("500.00"))
+    assert (account.customers, account.a, account.b, account.c) == (
+        2,
+        Decimal("750.00"),
+        Decimal("600.00"),
+        Decimal("500.00"),
+    )
     assert (account.gross_pct, account.net_pct) == (Decimal("66.67"), Decimal("80.00"))
 
     subscription = result(level=Level.SUBSCRIPTION)
@@ -304,4 +314,9 @@ def test_concurrent_recomputes_leave_one_result_per_key():
     assert RetentionResult.objects.filter(month=JUNE_2024).count() == len(Level) * len(SegmentKey)
     assert RetentionCustomer.objects.filter(month=JUNE_2024, level=Level.PARENT).count() == 2
     figures = result()
-    assert (figures.customers, figures.a, figures.b, figures.c) == (2, Decimal("150.00"), Decimal("120.00"), Decimal("100.00"))
+    assert (figures.customers, figures.a, figures.b, figures.c) == (
+        2,
+        Decimal("150.00"),
+        Decimal("120.00"),
+        Decimal("100.00"),
+    )

@@ -34,7 +34,9 @@ def test_demo_computes_retention_for_the_span(demo):
     december = RetentionResult.objects.get(month=datetime.date(2024, 12, 1), level="parent", segment="all")
     assert december.customers > 0
     assert december.gross_pct is not None
-    assert RetentionResult.objects.get(month=datetime.date(2023, 12, 1), level="parent", segment="all").gross_pct is None
+    assert (
+        RetentionResult.objects.get(month=datetime.date(2023, 12, 1), level="parent", segment="all").gross_pct is None
+    )
 
 
 def test_demo_creates_one_login_per_role(demo):

@@ -27,13 +27,13 @@ class Command(BaseCommand):
             month = parse_month(options["month"])
         except ValueError as error:
             raise CommandError(str(error)) from error
-        result = RetentionResult.objects.filter(
-            month=month, level=options["level"], segment=options["segment"]
-        ).first()
+        result = RetentionResult.objects.filter(month=month, level=options["level"], segment=options["segment"]).first()
         if result is None:
             span = data_span()
             if span and span[0] <= month <= span[1]:
-                raise CommandError(f"Retention for {format_month(month)} has not been computed yet: run recompute_retention.")
+                raise CommandError(
+                    f"Retention for {format_month(month)} has not been computed yet: run recompute_retention."
+                )
             raise CommandError(f"No MRR data was imported for {format_month(month)}.")
         row = {
             "month": format_month(result.month),

@@ -78,7 +78,13 @@ class Command(BaseCommand):
         )
         steps = [
             ("RavenStack accounts", ImportKind.ACCOUNTS, files["accounts"], {}, EndDateConvention.EXCLUSIVE),
-            ("demo hierarchy, segments and owners", ImportKind.ACCOUNTS, files["overlay"], {}, EndDateConvention.EXCLUSIVE),
+            (
+                "demo hierarchy, segments and owners",
+                ImportKind.ACCOUNTS,
+                files["overlay"],
+                {},
+                EndDateConvention.EXCLUSIVE,
+            ),
             (
                 "RavenStack subscriptions",
                 ImportKind.SUBSCRIPTIONS,
@@ -91,6 +97,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Importing {title} from {path.relative_to(settings.BASE_DIR)}")
             run = execute(start_command_run(kind, str(path), columns, end_date), path)
             if run.status != ImportStatus.DONE:
-                raise CommandError(f"The demo import of {title} was {run.get_status_display().lower()}: {run.errors[:5]}")
+                raise CommandError(
+                    f"The demo import of {title} was {run.get_status_display().lower()}: {run.errors[:5]}"
+                )
             for line in summary_lines(kind, run.summary):
                 self.stdout.write(f"  {line}")
