@@ -98,8 +98,8 @@ def run_import(import_run_id: int) -> None:
     The claim is a conditional UPDATE from queued to running, so two workers
     never run the same upload.
     """
-    # NOTE: a worker that dies mid-import leaves the run marked running, and no
-    # redelivery picks it up again; the CS admin has to upload the file again.
+    # NOTE: a worker that dies mid-import leaves the run marked running, so a
+    # redelivered task skips it. The CS admin then has to upload the file again.
     claimed = ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.RUNNING, rows_read=0, bytes_read=0
     )
@@ -151,7 +151,7 @@ def create_upload(
     """Save an uploaded file under MEDIA_ROOT/imports/ and create its run.
 
     The run is queued at once when the header supplies every required column
-    after the saved mapping is applied, unless the file holds subscription
+    after the saved mapping is applied, unless the file contains subscription
     periods. Otherwise the run waits for the mapping step.
     """
     name = get_valid_filename(os.path.basename(uploaded_file.name)) or "upload.csv"

@@ -1,12 +1,10 @@
 """The import pages: roles, upload, column mapping, progress and outcome."""
 
 import datetime
-import importlib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -18,18 +16,6 @@ from tests.factories import AccountFactory
 
 MRR_HEADER = "month,account_id,subscription_id,product,quantity,mrr,charge_type\n"
 BOM = b"\xef\xbb\xbf"
-
-
-@pytest.fixture(autouse=True)
-def role_groups(db):
-    """Recreate the role groups when a transactional test earlier in the run has flushed the database."""
-    role_permissions = importlib.import_module("accounts.migrations.0002_role_groups").ROLE_PERMISSIONS
-    for role, names in role_permissions.items():
-        group, created = Group.objects.get_or_create(name=role)
-        if created:
-            for name in names:
-                app_label, codename = name.split(".")
-                group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 @pytest.fixture(autouse=True)
