@@ -45,7 +45,8 @@ class MrrLine(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["month", "subscription", "product", "charge_type"], name="mrrline_unique_month_subscription_product"
+                fields=["month", "subscription", "product", "charge_type"],
+                name="mrrline_unique_month_subscription_product",
             ),
             models.CheckConstraint(condition=models.Q(month__day=1), name="mrrline_month_first_day"),
         ]
@@ -102,7 +103,9 @@ class ImportRun(models.Model):
     rows_read = models.BigIntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="The first rejected rows: line, column, value, reason.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="The first rejected rows: line, column, value, reason."
+    )
     error_count = models.BigIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
 
@@ -142,7 +145,9 @@ class RetentionResult(models.Model):
     class Meta:
         ordering = ["month", "level", "segment"]
         constraints = [
-            models.UniqueConstraint(fields=["month", "level", "segment"], name="retentionresult_unique_month_level_segment")
+            models.UniqueConstraint(
+                fields=["month", "level", "segment"], name="retentionresult_unique_month_level_segment"
+            )
         ]
 
 
@@ -155,7 +160,9 @@ class RetentionCustomer(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     subscription = models.ForeignKey(Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     segment = models.CharField(max_length=12, choices=SegmentKey.choices, help_text="Segment of the ultimate parent.")
-    tam = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tam = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     a = CentsField()
     b = CentsField()
     c = CentsField()
