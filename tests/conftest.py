@@ -29,3 +29,18 @@ def manager(db):
 @pytest.fixture
 def cs_admin(db):
     return UserFactory(username="csadmin", role=Role.CS_ADMIN)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def end_stray_database_sessions(django_db_setup, django_db_blocker):
+    """End PostgreSQL sessions left by live-server threads, so that the test database can be dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

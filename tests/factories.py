@@ -25,6 +25,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Account
+        skip_postgeneration_save = True
 
     external_id = factory.Sequence(lambda n: f"ACC-{n:04d}")
     name = factory.Sequence(lambda n: f"Customer {n}")
