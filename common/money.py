@@ -4,7 +4,7 @@ Storing cents as integers keeps sums exact in SQLite, whose decimal columns
 are floating point, and as fast as integer arithmetic in PostgreSQL.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -62,3 +62,24 @@ class CentsField(models.BigIntegerField):
         from django import forms
 
         return forms.DecimalField(max_digits=18, decimal_places=2, **kwargs)
+
+
+def shares(amounts: list[Decimal], places: int = 2) -> list[Decimal | None]:
+    """Return each amount's share of their sum in percent, rounded so that the shares add up to exactly 100.
+
+    Uses the largest-remainder method: every share is rounded down, then the
+    units still missing go to the largest remainders. Returns None for every
+    amount when the sum is not positive, because a share of nothing or of a
+    negative total means nothing.
+    """
+    total = sum(amounts, Decimal(0))
+    if total <= 0:
+        return [None] * len(amounts)
+    unit = Decimal(1).scaleb(-places)
+    exact = [amount * 100 / total for amount in amounts]
+    floors = [value.quantize(unit, rounding=ROUND_FLOOR) for value in exact]
+    missing = int((Decimal(100) - sum(floors, Decimal(0))) / unit)
+    by_remainder = sorted(range(len(amounts)), key=lambda index: (exact[index] - floors[index], -index), reverse=True)
+    for index in by_remainder[:missing]:
+        floors[index] += unit
+    return floors

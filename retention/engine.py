@@ -19,7 +19,8 @@ from common.money import percentage
 from common.months import add_months, month_range
 
 from .locks import report_lock
-from .models import CoveredMonth, Level, RetentionCustomer, RetentionResult, SegmentKey
+from .models import Level, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from .span import data_span
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +31,69 @@ _LEVEL_KEYS = {
     Level.SUBSCRIPTION: ("acc.id", "sub.id"),
 }
 
-# One INSERT ... SELECT per month and level. The inner query sums the lines of
-# M-12 and M per customer; only customers with A > 0 are kept. The segment and
-# owning TAM come from the ultimate parent and the customer's own account.
+# One INSERT ... SELECT per month and level. The innermost query sums the lines
+# of M-12 and M per customer and product; the middle one per customer, with the
+# recurring MRR, seats and product sets that decide the reason. Only customers
+# with A > 0 are kept. The segment and owning TAM come from the ultimate parent
+# and the customer's own account. Reasons follow this order of tests:
+#   recurring B = A        no reason
+#   recurring B = 0        Cancellation, amount A
+#   recurring B < A        Downgrade, amount A - B (a negative B too)
+#   same product set       Seat Expansion with more seats, else Discount/Price Change
+#   other products         Product Change with the same seats, else the mix
+# Two product sets are the same when both have as many products as they share.
 _CUSTOMER_SQL = """
-INSERT INTO retention_retentioncustomer (month, level, account_id, subscription_id, segment, tam_id, a, b, c)
+INSERT INTO retention_retentioncustomer (
+    month, level, account_id, subscription_id, segment, tam_id, a, b, c,
+    recurring_a, recurring_b, seats_a, seats_b, products_a, products_b, reason, reason_amount
+)
 SELECT %s, %s, totals.account_id, totals.subscription_id,
        CASE WHEN top.segment = '' THEN 'none' ELSE top.segment END,
        entity.tam_id,
        totals.a, totals.b,
-       CASE WHEN totals.b < totals.a THEN totals.b ELSE totals.a END
+       CASE WHEN totals.b < totals.a THEN totals.b ELSE totals.a END,
+       totals.ra, totals.rb, totals.seats_a, totals.seats_b,
+       COALESCE(totals.products_a, ''), COALESCE(totals.products_b, ''),
+       CASE
+           WHEN totals.rb = totals.ra THEN ''
+           WHEN totals.rb = 0 THEN 'cancellation'
+           WHEN totals.rb < totals.ra THEN 'downgrade'
+           WHEN totals.count_a = totals.count_b AND totals.count_a = totals.count_both THEN
+               CASE WHEN totals.seats_b > totals.seats_a THEN 'seat_expansion' ELSE 'price_change' END
+           WHEN totals.seats_b = totals.seats_a THEN 'product_change'
+           ELSE 'product_seat_mix'
+       END,
+       CASE
+           WHEN totals.rb = 0 THEN totals.ra
+           WHEN totals.rb < totals.ra THEN totals.ra - totals.rb
+           ELSE totals.rb - totals.ra
+       END
 FROM (
-    SELECT {account_key} AS account_id, {subscription_key} AS subscription_id,
-           SUM(CASE WHEN line.month = %s THEN line.mrr ELSE 0 END) AS a,
-           SUM(CASE WHEN line.month = %s THEN line.mrr ELSE 0 END) AS b
-    FROM retention_mrrline line
-    JOIN accounts_subscription sub ON sub.id = line.subscription_id
-    JOIN accounts_account acc ON acc.id = sub.account_id
-    WHERE line.month IN (%s, %s)
-    GROUP BY {group_by}
+    SELECT account_id, subscription_id,
+           SUM(a) AS a, SUM(b) AS b, SUM(ra) AS ra, SUM(rb) AS rb,
+           SUM(seats_a) AS seats_a, SUM(seats_b) AS seats_b,
+           SUM(CASE WHEN ra > 0 THEN 1 ELSE 0 END) AS count_a,
+           SUM(CASE WHEN rb > 0 THEN 1 ELSE 0 END) AS count_b,
+           SUM(CASE WHEN ra > 0 AND rb > 0 THEN 1 ELSE 0 END) AS count_both,
+           {join_products_a} AS products_a,
+           {join_products_b} AS products_b
+    FROM (
+        SELECT {account_key} AS account_id, {subscription_key} AS subscription_id, line.product,
+               SUM(CASE WHEN line.month = %s THEN line.mrr ELSE 0 END) AS a,
+               SUM(CASE WHEN line.month = %s THEN line.mrr ELSE 0 END) AS b,
+               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.mrr ELSE 0 END) AS ra,
+               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.mrr ELSE 0 END) AS rb,
+               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.quantity ELSE 0 END)
+                   AS seats_a,
+               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.quantity ELSE 0 END)
+                   AS seats_b
+        FROM retention_mrrline line
+        JOIN accounts_subscription sub ON sub.id = line.subscription_id
+        JOIN accounts_account acc ON acc.id = sub.account_id
+        WHERE line.month IN (%s, %s)
+        GROUP BY {group_by}, line.product
+    ) per_product
+    GROUP BY account_id, subscription_id
 ) totals
 JOIN accounts_account entity ON entity.id = totals.account_id
 JOIN accounts_account top ON top.id = COALESCE(entity.ultimate_parent_id, entity.id)
@@ -56,20 +101,34 @@ WHERE totals.a > 0
 """
 
 _SEGMENT_TOTALS_SQL = """
-SELECT segment, COUNT(*), COALESCE(SUM(a), 0), COALESCE(SUM(b), 0), COALESCE(SUM(c), 0)
+SELECT segment, COUNT(*), COALESCE(SUM(a), 0), COALESCE(SUM(b), 0), COALESCE(SUM(c), 0),
+       COALESCE(SUM(recurring_a), 0), COALESCE(SUM(recurring_b), 0)
 FROM retention_retentioncustomer
 WHERE month = %s AND level = %s
 GROUP BY segment
 """
 
+# Reason totals per segment, then over all segments.
+_REASON_TOTALS_SQL = """
+INSERT INTO retention_reasontotal (month, level, segment, reason, customers, amount)
+SELECT month, level, segment, reason, COUNT(*), SUM(reason_amount)
+FROM retention_retentioncustomer
+WHERE month = %s AND level = %s AND reason <> ''
+GROUP BY month, level, segment, reason
+UNION ALL
+SELECT month, level, 'all', reason, COUNT(*), SUM(reason_amount)
+FROM retention_retentioncustomer
+WHERE month = %s AND level = %s AND reason <> ''
+GROUP BY month, level, reason
+"""
 
-def data_span() -> tuple[datetime.date, datetime.date] | None:
-    """Return the first and last covered month, or None before the first import."""
-    months = CoveredMonth.objects.order_by("month").values_list("month", flat=True)
-    first = months.first()
-    if first is None:
-        return None
-    return first, months.last()
+
+def _join_products(column: str) -> str:
+    """Return the SQL that joins the products with recurring MRR above zero in `column` (ra or rb)."""
+    product = f"CASE WHEN {column} > 0 THEN product END"
+    if connection.vendor == "postgresql":
+        return f"string_agg({product}, ',' ORDER BY product)"
+    return f"group_concat({product}, ',')"
 
 
 def recompute_retention(months: list[datetime.date] | None = None) -> int:
@@ -84,12 +143,12 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
     with report_lock():
         span = data_span()
         if span is None:
-            RetentionCustomer.objects.all().delete()
-            RetentionResult.objects.all().delete()
+            for model in (RetentionCustomer, RetentionResult, ReasonTotal):
+                model.objects.all().delete()
             return 0
-        first, last = span
-        RetentionCustomer.objects.exclude(month__range=span).delete()
-        RetentionResult.objects.exclude(month__range=span).delete()
+        first, last = span.first, span.last
+        for model in (RetentionCustomer, RetentionResult, ReasonTotal):
+            model.objects.exclude(month__range=(first, last)).delete()
 
         span_months = set(month_range(first, last))
         if months is None:
@@ -115,6 +174,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
 def _recompute_month(month: datetime.date, computed_at: datetime.datetime) -> None:
     RetentionCustomer.objects.filter(month=month).delete()
     RetentionResult.objects.filter(month=month).delete()
+    ReasonTotal.objects.filter(month=month).delete()
     baseline = add_months(month, -12)
 
     results = []
@@ -125,8 +185,13 @@ def _recompute_month(month: datetime.date, computed_at: datetime.datetime) -> No
                 account_key=account_key,
                 subscription_key=subscription_key or "CAST(NULL AS BIGINT)",
                 group_by=f"{account_key}, {subscription_key}" if subscription_key else account_key,
+                join_products_a=_join_products("ra"),
+                join_products_b=_join_products("rb"),
             )
-            cursor.execute(sql, [month, level.value, baseline, month, baseline, month])
+            cursor.execute(
+                sql, [month, level.value, baseline, month, baseline, month, baseline, month, baseline, month]
+            )
+            cursor.execute(_REASON_TOTALS_SQL, [month, level.value, month, level.value])
             cursor.execute(_SEGMENT_TOTALS_SQL, [month, level.value])
             totals = {row[0]: row[1:] for row in cursor.fetchall()}
             results.extend(_result_rows(month, level, totals, computed_at))
@@ -135,17 +200,26 @@ def _recompute_month(month: datetime.date, computed_at: datetime.datetime) -> No
 
 def _result_rows(month, level, totals, computed_at):
     """Build one result per segment key, and one over all segments, from per-segment sums in cents."""
-    everything = [0, 0, 0, 0]
-    for customers, a, b, c in totals.values():
-        everything = [everything[0] + customers, everything[1] + a, everything[2] + b, everything[3] + c]
+    everything = [sum(column) for column in zip(*totals.values(), strict=True)] or [0] * 6
     rows = []
     for segment in SegmentKey:
-        counts = everything if segment == SegmentKey.ALL else totals.get(segment.value, (0, 0, 0, 0))
+        counts = everything if segment == SegmentKey.ALL else totals.get(segment.value, (0,) * 6)
         rows.append(build_result(month, level, segment, *counts, computed_at=computed_at))
     return rows
 
 
-def build_result(month, level, segment, customers, a_cents, b_cents, c_cents, computed_at=None) -> RetentionResult:
+def build_result(
+    month,
+    level,
+    segment,
+    customers,
+    a_cents,
+    b_cents,
+    c_cents,
+    recurring_a_cents=0,
+    recurring_b_cents=0,
+    computed_at=None,
+) -> RetentionResult:
     """Make an unsaved result from a customer count and sums in cents."""
     result = RetentionResult(
         month=month,
@@ -157,6 +231,8 @@ def build_result(month, level, segment, customers, a_cents, b_cents, c_cents, co
     result.a = Decimal(int(a_cents)).scaleb(-2)
     result.b = Decimal(int(b_cents)).scaleb(-2)
     result.c = Decimal(int(c_cents)).scaleb(-2)
+    result.recurring_a = Decimal(int(recurring_a_cents)).scaleb(-2)
+    result.recurring_b = Decimal(int(recurring_b_cents)).scaleb(-2)
     result.gross_pct = percentage(result.c, result.a)
     result.net_pct = percentage(result.b, result.a)
     return result

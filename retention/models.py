@@ -28,6 +28,30 @@ class SegmentKey(models.TextChoices):
     NONE = "none", "No segment"
 
 
+class Category(models.TextChoices):
+    CHURN = "churn", "Churn"
+    EXPANSION = "expansion", "Expansion"
+
+
+class Reason(models.TextChoices):
+    """Why a cohort customer's recurring MRR changed between M-12 and M."""
+
+    CANCELLATION = "cancellation", "Cancellation"
+    DOWNGRADE = "downgrade", "Downgrade"
+    SEAT_EXPANSION = "seat_expansion", "Seat Expansion"
+    PRICE_CHANGE = "price_change", "Discount/Price Change"
+    PRODUCT_CHANGE = "product_change", "Product Change"
+    PRODUCT_SEAT_MIX = "product_seat_mix", "Product Change/Seat Change Mix"
+
+    @property
+    def category(self) -> Category:
+        return Category.CHURN if self in (Reason.CANCELLATION, Reason.DOWNGRADE) else Category.EXPANSION
+
+    @classmethod
+    def of_category(cls, category: Category) -> list["Reason"]:
+        return [reason for reason in cls if reason.category == category]
+
+
 class MrrLine(models.Model):
     """MRR of one subscription, product and charge type in one month.
 
@@ -137,6 +161,9 @@ class RetentionResult(models.Model):
     a = CentsField()
     b = CentsField()
     c = CentsField()
+    # Recurring MRR only (true-ups left out) over the same customers: the reasons add up to b - a of these.
+    recurring_a = CentsField(default=0)
+    recurring_b = CentsField(default=0)
     # Percentages rounded half up to two places; null when no customer was active in M-12.
     gross_pct = models.DecimalField(max_digits=12, decimal_places=2, null=True)
     net_pct = models.DecimalField(max_digits=12, decimal_places=2, null=True)
@@ -166,6 +193,25 @@ class RetentionCustomer(models.Model):
     a = CentsField()
     b = CentsField()
     c = CentsField()
+    # Recurring lines only, for the reason of the change: MRR, seats (sum of quantities) and the
+    # products with recurring MRR above zero, comma-separated in no particular order.
+    recurring_a = CentsField(default=0)
+    recurring_b = CentsField(default=0)
+    seats_a = models.BigIntegerField(default=0)
+    seats_b = models.BigIntegerField(default=0)
+    products_a = models.TextField(blank=True)
+    products_b = models.TextField(blank=True)
+    # Empty when the recurring MRR did not change.
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    reason_amount = CentsField(default=0, help_text="Churned or gained recurring MRR; positive for either category.")
+
+    @property
+    def product_list_a(self) -> list[str]:
+        return sorted(filter(None, self.products_a.split(",")))
+
+    @property
+    def product_list_b(self) -> list[str]:
+        return sorted(filter(None, self.products_b.split(",")))
 
     class Meta:
         constraints = [
@@ -183,4 +229,23 @@ class RetentionCustomer(models.Model):
         indexes = [
             models.Index(fields=["month", "level", "segment"], name="retcustomer_month_level_idx"),
             models.Index(fields=["tam", "level", "month"], name="retcustomer_tam_idx"),
+        ]
+
+
+class ReasonTotal(models.Model):
+    """The churned or gained recurring MRR of one reason in one month, level and segment (or all)."""
+
+    month = models.DateField()
+    level = models.CharField(max_length=12, choices=Level.choices)
+    segment = models.CharField(max_length=12, choices=SegmentKey.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    customers = models.IntegerField()
+    amount = CentsField()
+
+    class Meta:
+        ordering = ["month", "level", "segment", "reason"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "level", "segment", "reason"], name="reasontotal_unique_month_level_segment_reason"
+            )
         ]

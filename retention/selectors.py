@@ -9,28 +9,18 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
 from accounts.models import User
 from common.money import percentage
 from common.months import add_months, month_range
 
-from .models import CoveredMonth, RetentionCustomer, RetentionResult, SegmentKey
+from .models import RetentionCustomer, RetentionResult, SegmentKey
 from .page_forms import COMMERCIAL, COMMERCIAL_SEGMENTS, RetentionFilters
+from .span import DataSpan, data_span
 
 ZERO = Decimal("0.00")
-
-
-@dataclass(frozen=True)
-class DataSpan:
-    """The first and last month that an import covered. Months outside it have no data."""
-
-    first: datetime.date
-    last: datetime.date
-
-    def __contains__(self, month: datetime.date) -> bool:
-        return self.first <= month <= self.last
 
 
 @dataclass(frozen=True)
@@ -89,14 +79,6 @@ class Overview:
     def from_first_cohort(self) -> list[MonthFigures]:
         """Return the months from the first one with a cohort on; later months without one stay in."""
         return self.figures[self._first_with_cohort :]
-
-
-def data_span() -> DataSpan | None:
-    """Return the span from the first to the last covered month, or None before the first import."""
-    bounds = CoveredMonth.objects.aggregate(first=Min("month"), last=Max("month"))
-    if bounds["first"] is None:
-        return None
-    return DataSpan(first=bounds["first"], last=bounds["last"])
 
 
 def _segment_condition(segment: str) -> Q:

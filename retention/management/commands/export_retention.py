@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.money import format_money, format_percentage
 from common.months import format_month, parse_month
-from retention.engine import data_span
 from retention.models import Level, RetentionResult, SegmentKey
+from retention.span import data_span
 
 FIELDS = ["month", "level", "segment", "customers", "a", "b", "c", "gross_pct", "net_pct"]
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         result = RetentionResult.objects.filter(month=month, level=options["level"], segment=options["segment"]).first()
         if result is None:
             span = data_span()
-            if span and span[0] <= month <= span[1]:
+            if span and month in span:
                 raise CommandError(
                     f"Retention for {format_month(month)} has not been computed yet: run recompute_retention."
                 )
