@@ -45,6 +45,8 @@ def test_export_json_labels_figure_with_month_of_b(filter_accounts):
         "c": "130.00",
         "gross_pct": "86.67",
         "net_pct": "93.33",
+        "churn": {"Downgrade": {"mrr": "20.00", "pct": "100.00"}},
+        "expansion": {"Seat Expansion": {"mrr": "10.00", "pct": "100.00"}},
     }
 
 
@@ -103,3 +105,45 @@ def test_recompute_command_for_named_months(filter_accounts):
 def test_recompute_command_rejects_bad_month(db):
     with pytest.raises(CommandError, match="invalid month"):
         call_command("recompute_retention", "--month", "June")
+
+
+def test_export_json_reasons_at_parent_and_account_level(db):
+    holding = make_account("00123", segment=Segment.LARGE, name="Globex Holding")
+    make_account("00456", parent=holding, segment=Segment.LARGE, name="Globex EU")
+    add_lines(
+        [
+            ("2023-06", "00123", "SUB-0008", "Premium", 5, "250.00", "recurring"),
+            ("2023-06", "00456", "SUB-0009", "Premium", 10, "500.00", "recurring"),
+            ("2024-06", "00456", "SUB-0009", "Premium", 12, "600.00", "recurring"),
+        ]
+    )
+    call_command("recompute_retention", stdout=StringIO())
+
+    parent = json.loads(export("--month", "2024-06", "--level", "parent"))
+    account = json.loads(export("--month", "2024-06", "--level", "account"))
+
+    assert parent["churn"] == {"Downgrade": {"mrr": "150.00", "pct": "100.00"}}
+    assert parent["expansion"] == {}
+    assert account["churn"] == {"Cancellation": {"mrr": "250.00", "pct": "100.00"}}
+    assert account["expansion"] == {"Seat Expansion": {"mrr": "100.00", "pct": "100.00"}}
+
+
+def test_export_json_shares_within_each_category(db):
+    add_lines(
+        [
+            ("2023-06", "C1", "SUB-C1", "P1", 1, "100.00", "recurring"),
+            ("2023-06", "C2", "SUB-C2", "P1", 1, "100.00", "recurring"),
+            ("2023-06", "C3", "SUB-C3", "P1", 1, "100.00", "recurring"),
+            ("2024-06", "C2", "SUB-C2", "P1", 1, "50.00", "recurring"),
+            ("2024-06", "C3", "SUB-C3", "P1", 1, "50.00", "recurring"),
+        ]
+    )
+    call_command("recompute_retention", stdout=StringIO())
+
+    data = json.loads(export("--month", "2024-06"))
+
+    assert data["churn"] == {
+        "Cancellation": {"mrr": "100.00", "pct": "50.00"},
+        "Downgrade": {"mrr": "100.00", "pct": "50.00"},
+    }
+    assert data["expansion"] == {}

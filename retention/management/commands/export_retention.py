@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from common.money import format_money, format_percentage
 from common.months import format_month, parse_month
 from retention.models import Level, RetentionResult, SegmentKey
+from retention.reason_selectors import reason_breakdown
 from retention.span import data_span
 
 FIELDS = ["month", "level", "segment", "customers", "a", "b", "c", "gross_pct", "net_pct"]
@@ -47,8 +48,19 @@ class Command(BaseCommand):
             "net_pct": format_percentage(result.net_pct),
         }
         if options["format"] == "json":
+            breakdown = reason_breakdown(None, month, options["level"], options["segment"], places=2)
+            row["churn"] = _reasons_json(breakdown.churn)
+            row["expansion"] = _reasons_json(breakdown.expansion)
             self.stdout.write(json.dumps(row, indent=2))
         else:
             writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerow({key: "" if value is None else value for key, value in row.items()})
+
+
+def _reasons_json(figures) -> dict:
+    """Map each reason's name to its amount and its share of the category; empty for an empty category."""
+    return {
+        figure.reason.label: {"mrr": format_money(figure.amount), "pct": format_percentage(figure.share)}
+        for figure in figures
+    }

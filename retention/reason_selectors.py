@@ -1,0 +1,191 @@
+"""Reads behind the reasons pages and exports: churn and expansion by reason, from stored results only.
+
+Managers and CS admins read the stored reason totals over every account. Anyone
+else reads the per-customer rows of the accounts they own, added up in the
+database. "Commercial" adds up the Mid-Market and SMB rows.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from accounts.models import Account, User
+from common.money import shares
+from common.months import add_months
+
+from .models import Category, Level, MrrLine, Reason, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from .page_forms import COMMERCIAL, COMMERCIAL_SEGMENTS
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class ReasonFigure:
+    reason: Reason
+    customers: int
+    amount: Decimal
+    # Percent of the category's total; None when the category is empty.
+    share: Decimal | None
+
+
+@dataclass(frozen=True)
+class ReasonBreakdown:
+    """Churn and expansion of one month by reason, with the recurring MRR change they add up to."""
+
+    month: datetime.date
+    churn: list[ReasonFigure]
+    expansion: list[ReasonFigure]
+    recurring_a: Decimal
+    recurring_b: Decimal
+
+    @property
+    def churn_total(self) -> Decimal:
+        return sum((figure.amount for figure in self.churn), ZERO)
+
+    @property
+    def expansion_total(self) -> Decimal:
+        return sum((figure.amount for figure in self.expansion), ZERO)
+
+    @property
+    def reasons_net(self) -> Decimal:
+        """Expansion minus churn: equals `recurring_change` for every month and level."""
+        return self.expansion_total - self.churn_total
+
+    @property
+    def recurring_change(self) -> Decimal:
+        return self.recurring_b - self.recurring_a
+
+    def category(self, category: Category) -> list[ReasonFigure]:
+        return self.churn if category == Category.CHURN else self.expansion
+
+
+def _sees_all(user: User | None) -> bool:
+    """None stands for a management command, which reads every account."""
+    return user is None or user.sees_all_accounts
+
+
+def _segment_condition(segment: str) -> Q:
+    if segment == SegmentKey.ALL:
+        return Q()
+    if segment == COMMERCIAL:
+        return Q(segment__in=COMMERCIAL_SEGMENTS)
+    return Q(segment=segment)
+
+
+def _stored_segment_condition(segment: str) -> Q:
+    """Filter stored totals, which keep one row per segment and one over all segments."""
+    if segment == COMMERCIAL:
+        return Q(segment__in=COMMERCIAL_SEGMENTS)
+    return Q(segment=segment)
+
+
+def _figures(category: Category, totals: dict, places: int) -> list[ReasonFigure]:
+    """Return the category's reasons that have customers, in the order of the reasons table."""
+    present = [reason for reason in Reason.of_category(category) if totals.get(reason, (0, ZERO))[0]]
+    amounts = [totals[reason][1] for reason in present]
+    return [
+        ReasonFigure(reason=reason, customers=totals[reason][0], amount=amount, share=share)
+        for reason, amount, share in zip(present, amounts, shares(amounts, places), strict=True)
+    ]
+
+
+def reason_breakdown(
+    user: User | None, month: datetime.date, level: str, segment: str, places: int = 1
+) -> ReasonBreakdown | None:
+    """Return churn and expansion of `month` by reason, or None when no result is stored for the month.
+
+    Shares are rounded to `places` decimals so that each non-empty category adds up to exactly 100.
+    """
+    if _sees_all(user):
+        results = RetentionResult.objects.filter(month=month, level=level).filter(_stored_segment_condition(segment))
+        recurring = results.aggregate(a=Sum("recurring_a"), b=Sum("recurring_b"), found=Count("id"))
+        if not recurring["found"]:
+            return None
+        rows = (
+            ReasonTotal.objects.filter(month=month, level=level)
+            .filter(_stored_segment_condition(segment))
+            .values("reason")
+            .annotate(customer_count=Sum("customers"), total=Sum("amount"))
+        )
+    else:
+        if not RetentionResult.objects.filter(month=month, level=level).exists():
+            return None
+        customers = RetentionCustomer.objects.filter(month=month, level=level, tam=user).filter(
+            _segment_condition(segment)
+        )
+        recurring = customers.aggregate(a=Sum("recurring_a"), b=Sum("recurring_b"))
+        rows = (
+            customers.exclude(reason="")
+            .values("reason")
+            .annotate(customer_count=Count("id"), total=Sum("reason_amount"))
+        )
+    totals = {Reason(row["reason"]): (row["customer_count"], row["total"]) for row in rows}
+    return ReasonBreakdown(
+        month=month,
+        churn=_figures(Category.CHURN, totals, places),
+        expansion=_figures(Category.EXPANSION, totals, places),
+        recurring_a=recurring["a"] or ZERO,
+        recurring_b=recurring["b"] or ZERO,
+    )
+
+
+def reason_history(
+    user: User, last: datetime.date, level: str, segment: str, months: int = 24
+) -> dict[datetime.date, dict[Reason, Decimal]]:
+    """Return the amount of each reason in each of the `months` months up to `last`, keyed by month."""
+    first = add_months(last, -(months - 1))
+    if _sees_all(user):
+        rows = (
+            ReasonTotal.objects.filter(level=level, month__range=(first, last))
+            .filter(_stored_segment_condition(segment))
+            .values("month", "reason")
+            .annotate(total=Sum("amount"))
+        )
+    else:
+        rows = (
+            RetentionCustomer.objects.filter(level=level, month__range=(first, last), tam=user)
+            .filter(_segment_condition(segment))
+            .exclude(reason="")
+            .values("month", "reason")
+            .annotate(total=Sum("reason_amount"))
+        )
+    history: dict[datetime.date, dict[Reason, Decimal]] = {}
+    for row in rows.order_by("month", "reason"):
+        history.setdefault(row["month"], {})[Reason(row["reason"])] = row["total"]
+    return history
+
+
+def reason_customers(
+    user: User, month: datetime.date, level: str, segment: str, reason: Reason
+) -> QuerySet[RetentionCustomer]:
+    """Return the customers of one reason that `user` may read, largest amount first; the order ends with the key."""
+    rows = RetentionCustomer.objects.filter(month=month, level=level, reason=reason).filter(_segment_condition(segment))
+    if not _sees_all(user):
+        rows = rows.filter(tam=user)
+    return rows.select_related("account", "subscription", "tam").order_by("-reason_amount", "account__name", "pk")
+
+
+def visible_customer(user: User, pk: int) -> RetentionCustomer | None:
+    """Return one stored customer row if `user` may read it, else None."""
+    rows = RetentionCustomer.objects.select_related("account", "subscription", "tam")
+    if not _sees_all(user):
+        rows = rows.filter(tam=user)
+    return rows.filter(pk=pk).first()
+
+
+def customer_lines(customer: RetentionCustomer) -> QuerySet[MrrLine]:
+    """Return the MRR lines behind a customer in M-12 and M, both charge types, as the level groups them."""
+    months = (add_months(customer.month, -12), customer.month)
+    lines = MrrLine.objects.filter(month__in=months).select_related("subscription", "subscription__account")
+    if customer.level == Level.SUBSCRIPTION:
+        lines = lines.filter(subscription_id=customer.subscription_id)
+    elif customer.level == Level.ACCOUNT:
+        lines = lines.filter(subscription__account_id=customer.account_id)
+    else:
+        members = Account.objects.filter(Q(ultimate_parent_id=customer.account_id) | Q(pk=customer.account_id))
+        lines = lines.filter(subscription__account__in=members)
+    return lines.order_by(
+        "month", "charge_type", "subscription__account__external_id", "subscription__external_id", "product", "pk"
+    )
