@@ -96,12 +96,24 @@ class InvalidValue(ValueError):
 
 # Field parsers. Each takes the stripped text of one field and returns the value or raises InvalidValue.
 
-_AMOUNT_RE = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+_AMOUNT_RE = re.compile(r"^-?(\d+)(\.\d{1,2})?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
-_QUANTITY_RE = re.compile(r"^-?\d{1,15}$")
+_QUANTITY_RE = re.compile(r"^-?(\d+)$")
+
+# Amounts and quantities are summed into 64-bit integer columns (amounts as
+# cents), whose maximum is about 9.2e18. With these limits the sum of about
+# nine million rows of the largest value still fits.
+AMOUNT_MAX_DIGITS = 10
+QUANTITY_MAX_DIGITS = 9
+# A month or date before FIRST_YEAR is a typo or a placeholder, and would make a
+# subscription import cover centuries of months. Months end well before the
+# year 9999, because an import also recomputes the month twelve months later.
+FIRST_YEAR = 1900
+LAST_MONTH_YEAR = 2999
 
 AMOUNT_REASON = "invalid amount: use digits with a dot as decimal mark and no thousands separators, e.g. 1250.00"
+AMOUNT_RANGE_REASON = f"invalid amount: at most {AMOUNT_MAX_DIGITS} digits before the decimal mark"
 
 
 def parse_amount(text: str) -> Decimal:
@@ -110,19 +122,29 @@ def parse_amount(text: str) -> Decimal:
     Thousands separators, decimal commas and exponents are rejected instead of
     guessed, because "1,250" means 1250 in one locale and 1.25 in another.
     """
-    if not _AMOUNT_RE.match(text):
+    match = _AMOUNT_RE.match(text)
+    if not match:
         raise InvalidValue(AMOUNT_REASON)
+    if len(match.group(1).lstrip("0")) > AMOUNT_MAX_DIGITS:
+        raise InvalidValue(AMOUNT_RANGE_REASON)
     return Decimal(text).quantize(Decimal("0.01"))
 
 
 def parse_date(text: str) -> datetime.date:
-    """Parse YYYY-MM-DD. Spreadsheet serial numbers, day/month orders and timestamps are rejected."""
+    """Parse YYYY-MM-DD from 1900 on. Spreadsheet serial numbers, day/month orders and timestamps are rejected.
+
+    Dates as late as 9999-12-31 are accepted, because some billing systems
+    write that as the end date of an open period.
+    """
     if not _DATE_RE.match(text):
         raise InvalidValue("expected YYYY-MM-DD")
     try:
-        return datetime.date.fromisoformat(text)
+        day = datetime.date.fromisoformat(text)
     except ValueError:
         raise InvalidValue("expected YYYY-MM-DD: no such calendar date") from None
+    if day.year < FIRST_YEAR:
+        raise InvalidValue(f"expected YYYY-MM-DD from {FIRST_YEAR}-01-01 on")
+    return day
 
 
 def parse_month(text: str) -> datetime.date:
@@ -130,15 +152,20 @@ def parse_month(text: str) -> datetime.date:
     if not _MONTH_RE.match(text):
         raise InvalidValue("expected YYYY-MM")
     year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12 or year < 1900:
+    if not 1 <= month <= 12:
         raise InvalidValue("expected YYYY-MM: no such month")
+    if not FIRST_YEAR <= year <= LAST_MONTH_YEAR:
+        raise InvalidValue(f"expected YYYY-MM from {FIRST_YEAR}-01 to {LAST_MONTH_YEAR}-12")
     return datetime.date(year, month, 1)
 
 
 def parse_quantity(text: str) -> int:
     """Parse a whole number of seats; a minus sign is allowed for credit lines."""
-    if not _QUANTITY_RE.match(text):
+    match = _QUANTITY_RE.match(text)
+    if not match:
         raise InvalidValue("expected a whole number of seats, e.g. 10")
+    if len(match.group(1).lstrip("0")) > QUANTITY_MAX_DIGITS:
+        raise InvalidValue(f"expected a whole number of seats of at most {QUANTITY_MAX_DIGITS} digits")
     return int(text)
 
 

@@ -198,3 +198,22 @@ def test_reader_streams_a_million_lines_in_bounded_memory(tmp_path):
     assert peak < 2 * 1024 * 1024
     assert len(progress) == 200
     assert progress[-1] == (1_000_000, path.stat().st_size)
+
+
+def test_amount_and_quantity_limits():
+    assert parse_amount("-9999999999.99") == Decimal("-9999999999.99")
+    assert parse_amount("00009999999999") == Decimal("9999999999.00")
+    assert parse_quantity("999999999") == 999_999_999
+    with pytest.raises(InvalidValue, match="at most 10 digits before the decimal mark"):
+        parse_amount("10000000000")
+    with pytest.raises(InvalidValue, match="at most 9 digits"):
+        parse_quantity("-1000000000")
+
+
+def test_date_and_month_year_limits():
+    assert parse_date("9999-12-31") == datetime.date(9999, 12, 31)
+    assert parse_month("2999-12") == datetime.date(2999, 12, 1)
+    with pytest.raises(InvalidValue, match="from 1900-01-01 on"):
+        parse_date("1899-12-31")
+    with pytest.raises(InvalidValue, match="from 1900-01 to 2999-12"):
+        parse_month("3000-01")

@@ -361,3 +361,31 @@ def test_progress_reported_every_5000_rows(tmp_path, db, capsys):
     run = ImportRun.objects.get()
     assert run.rows_read == 12_000
     assert run.bytes_read == run.total_bytes == path.stat().st_size
+
+
+def test_amounts_whose_total_overflows_rejected(tmp_path, db):
+    make_accounts("ACC-1")
+    # 100 rows of a 15-digit amount add up past the 64-bit range of the cents column.
+    rows = "2024-06,ACC-1,SUB-1,Premium,1,999999999999999.99,recurring\n" * 100
+    message = run_rejected(write_csv(tmp_path / "m.csv", HEADER + rows))
+
+    assert "100 invalid value(s)" in message
+    assert "line 2, column mrr, value '999999999999999.99': invalid amount" in message
+    assert "and 50 more" in message
+
+
+def test_quantities_whose_total_overflows_rejected(tmp_path, db):
+    make_accounts("ACC-1")
+    # 10,000 rows of a 15-digit quantity add up past the 64-bit range of the quantity column.
+    rows = "2024-06,ACC-1,SUB-1,Premium,999999999999999,1.00,recurring\n" * 10_000
+    message = run_rejected(write_csv(tmp_path / "m.csv", HEADER + rows))
+
+    assert "line 2, column quantity, value '999999999999999': expected a whole number of seats" in message
+
+
+@pytest.mark.parametrize("month", ["1899-12", "0000-01", "3000-01", "9999-06"])
+def test_month_outside_supported_years_rejected(tmp_path, db, month):
+    make_accounts("ACC-1")
+    message = run_rejected(write_csv(tmp_path / "m.csv", HEADER + f"{month},ACC-1,SUB-1,Premium,1,1.00,recurring\n"))
+
+    assert f"line 2, column month, value '{month}': expected YYYY-MM from 1900-01 to 2999-12" in message

@@ -301,3 +301,28 @@ def test_ravenstack_file_imports_with_column_mapping(db):
         (datetime.date(2024, 2, 1), "Enterprise", 14, Decimal("2786.00")),
         (datetime.date(2024, 3, 1), "Enterprise", 14, Decimal("2786.00")),
     ]
+
+
+@pytest.mark.parametrize(
+    "column, row",
+    [
+        ("start_date", "SUB-1,ACC-1,Premium,1,1.00,0001-01-01,\n"),
+        ("end_date", "SUB-1,ACC-1,Premium,1,1.00,1800-01-01,1899-12-31\n"),
+    ],
+)
+def test_date_before_1900_rejected(tmp_path, db, column, row):
+    make_accounts("ACC-1")
+    message = run_rejected(write_csv(tmp_path / "s.csv", HEADER + row))
+
+    assert f"line 2, column {column}, value" in message
+    assert "expected YYYY-MM-DD from 1900-01-01 on" in message
+
+
+def test_open_end_written_as_9999_12_31_accepted(tmp_path, db):
+    make_accounts("ACC-1")
+    call_command(
+        "import_subscriptions",
+        write_csv(tmp_path / "s.csv", HEADER + "SUB-1,ACC-1,Premium,1,1.00,2024-01-01,9999-12-31\n"),
+    )
+
+    assert MrrLine.objects.filter(subscription__external_id="SUB-1").count() > 0
