@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
 
 from common.csvimport import read_header
 
@@ -20,6 +21,7 @@ def import_admin(view):
     return login_required(permission_required("retention.add_importrun", raise_exception=True)(view))
 
 
+@require_safe
 @import_admin
 def import_list(request):
     runs = ImportRun.objects.select_related("created_by")
@@ -27,6 +29,7 @@ def import_list(request):
     return render(request, "retention/imports/list.html", {"page": page})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @import_admin
 def import_new(request):
     form = UploadForm(request.POST or None, request.FILES or None)
@@ -43,6 +46,7 @@ def import_new(request):
     return render(request, "retention/imports/new.html", {"form": form})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @import_admin
 def import_mapping(request, pk):
     run = get_object_or_404(ImportRun, pk=pk)
@@ -68,6 +72,7 @@ def import_mapping(request, pk):
     return render(request, "retention/imports/mapping.html", context)
 
 
+@require_safe
 @import_admin
 def import_detail(request, pk):
     run = get_object_or_404(ImportRun.objects.select_related("created_by"), pk=pk)
@@ -75,6 +80,7 @@ def import_detail(request, pk):
     return render(request, "retention/imports/detail.html", context)
 
 
+@require_safe
 @import_admin
 def import_progress(request, pk):
     return JsonResponse(progress(get_object_or_404(ImportRun, pk=pk)))

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.http import require_safe
 from django_tables2 import RequestConfig
 
 from common.months import format_month
@@ -52,6 +53,7 @@ def _chart_data(overview: selectors.Overview, filters: RetentionFilters) -> dict
     }
 
 
+@require_safe
 @retention_reader
 def overview(request):
     form = OverviewFilterForm(request.GET)
@@ -70,6 +72,7 @@ def overview(request):
     return render(request, "retention/overview.html", context)
 
 
+@require_safe
 @retention_reader
 def month_detail(request, month: datetime.date):
     form = MonthFilterForm(request.GET)
@@ -94,6 +97,7 @@ def month_detail(request, month: datetime.date):
     return render(request, "retention/month.html", context)
 
 
+@require_safe
 @retention_reader
 def month_csv(request, month: datetime.date):
     filters = MonthFilterForm(request.GET).filters()

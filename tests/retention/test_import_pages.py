@@ -315,3 +315,21 @@ def test_running_run_is_not_claimed_again(db, tmp_path):
     run_import(run.pk)
     run.refresh_from_db()
     assert run.status == ImportStatus.RUNNING
+
+
+@pytest.mark.parametrize("name", ["retention:import_list", "retention:import_detail", "retention:import_progress"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_read_only_import_pages_reject_other_methods(admin_client, name, method):
+    args = [] if name == "retention:import_list" else [make_run(status=ImportStatus.DONE).pk]
+    response = getattr(admin_client, method)(reverse(name, args=args))
+
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("name", ["retention:import_new", "retention:import_mapping"])
+def test_form_import_pages_reject_put(admin_client, name):
+    args = [] if name == "retention:import_new" else [make_run(status=ImportStatus.MAPPING).pk]
+    response = admin_client.put(reverse(name, args=args))
+
+    assert response.status_code == 405
+    assert not ImportRun.objects.exclude(status=ImportStatus.MAPPING).exists()

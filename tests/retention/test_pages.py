@@ -606,3 +606,13 @@ def test_month_csv_query_count_is_bounded(manager_client, thirty_tied_parents, d
         response = manager_client.get(reverse("retention:month_csv", args=["2024-06"]))
 
     assert len(csv_rows(response)) == 30
+
+
+@pytest.mark.parametrize(
+    "url", [OVERVIEW, reverse("retention:month", args=["2024-06"]), reverse("retention:month_csv", args=["2024-06"])]
+)
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_retention_pages_reject_methods_other_than_get(manager_client, worked_example, url, method):
+    response = getattr(manager_client, method)(url)
+
+    assert response.status_code == 405
