@@ -5,9 +5,9 @@ from django.db.models.signals import post_migrate
 def _sync_role_groups(sender, **kwargs):
     from django.contrib.auth.models import Group, Permission
 
-    from .roles import sync_role_groups
+    from .roles import all_role_permissions, sync_role_groups
 
-    sync_role_groups(Group, Permission)
+    sync_role_groups(Group, Permission, all_role_permissions())
 
 
 class AccountsConfig(AppConfig):

@@ -1,4 +1,9 @@
-"""The three roles. Each is an auth group with the permissions listed here."""
+"""The three roles. Each is an auth group with the permissions listed here and in other apps.
+
+An app adds permissions to the roles by giving its AppConfig a `role_permissions`
+attribute shaped like ROLE_PERMISSIONS below. After every `migrate` the groups
+receive the permissions of every installed app.
+"""
 
 from django.db import models
 
@@ -48,12 +53,24 @@ ROLE_PERMISSIONS = {
 }
 
 
-def sync_role_groups(group_model, permission_model) -> None:
+def all_role_permissions() -> dict[str, list[str]]:
+    """Return ROLE_PERMISSIONS merged with the `role_permissions` of every installed app."""
+    from django.apps import apps
+
+    merged = {role: list(names) for role, names in ROLE_PERMISSIONS.items()}
+    for app_config in apps.get_app_configs():
+        for role, names in getattr(app_config, "role_permissions", {}).items():
+            merged.setdefault(str(role), []).extend(names)
+    return merged
+
+
+def sync_role_groups(group_model, permission_model, role_permissions=None) -> None:
     """Create the role groups that are missing and give each group its permissions.
 
     Takes the models as arguments so that a data migration can pass its historical models.
+    Permissions that do not exist yet are skipped; the next `migrate` adds them.
     """
-    for role, names in ROLE_PERMISSIONS.items():
+    for role, names in (role_permissions or ROLE_PERMISSIONS).items():
         group, _ = group_model.objects.get_or_create(name=role)
         for name in names:
             app_label, codename = name.split(".")

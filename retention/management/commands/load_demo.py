@@ -1,6 +1,8 @@
+import importlib
 import os
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
@@ -43,6 +45,7 @@ class Command(BaseCommand):
             self._import_demo_data()
         if not RetentionResult.objects.exists():
             recompute_retention(None)
+        self._load_app_demos()
         if password:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -50,6 +53,17 @@ class Command(BaseCommand):
                     "It is shown only now; set DEMO_PASSWORD to choose it."
                 )
             )
+
+    def _load_app_demos(self) -> None:
+        """Call `load(stdout)` of every installed app that has a `demo` module; each loads its part once."""
+        for app_config in apps.get_app_configs():
+            try:
+                module = importlib.import_module(f"{app_config.name}.demo")
+            except ModuleNotFoundError as error:
+                if error.name != f"{app_config.name}.demo":
+                    raise
+                continue
+            module.load(self.stdout)
 
     def _create_users(self) -> str | None:
         """Create the demo logins that are missing; return their password when any was created."""
