@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 
+from common import months
+
 ERROR_LIMIT = 50
 # Rows between two progress reports.
 PROGRESS_EVERY = 5000
@@ -98,7 +100,6 @@ class InvalidValue(ValueError):
 
 _AMOUNT_RE = re.compile(r"^-?(\d+)(\.\d{1,2})?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 _QUANTITY_RE = re.compile(r"^-?(\d+)$")
 
 # Amounts and quantities are summed into 64-bit integer columns (amounts as
@@ -106,11 +107,11 @@ _QUANTITY_RE = re.compile(r"^-?(\d+)$")
 # nine million rows of the largest value still fits.
 AMOUNT_MAX_DIGITS = 10
 QUANTITY_MAX_DIGITS = 9
-# A month or date before FIRST_YEAR is a typo or a placeholder, and would make a
-# subscription import cover centuries of months. Months end well before the
-# year 9999, because an import also recomputes the month twelve months later.
-FIRST_YEAR = 1900
-LAST_MONTH_YEAR = 2999
+# A date before FIRST_YEAR is a typo or a placeholder, and would make a
+# subscription import cover centuries of months. Months have the same range
+# and end well before the year 9999, because an import also recomputes the
+# month twelve months later.
+FIRST_YEAR = months.FIRST_YEAR
 
 AMOUNT_REASON = "invalid amount: use digits with a dot as decimal mark and no thousands separators, e.g. 1250.00"
 AMOUNT_RANGE_REASON = f"invalid amount: at most {AMOUNT_MAX_DIGITS} digits before the decimal mark"
@@ -148,15 +149,11 @@ def parse_date(text: str) -> datetime.date:
 
 
 def parse_month(text: str) -> datetime.date:
-    """Parse YYYY-MM into the first day of the month."""
-    if not _MONTH_RE.match(text):
-        raise InvalidValue("expected YYYY-MM")
-    year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12:
-        raise InvalidValue("expected YYYY-MM: no such month")
-    if not FIRST_YEAR <= year <= LAST_MONTH_YEAR:
-        raise InvalidValue(f"expected YYYY-MM from {FIRST_YEAR}-01 to {LAST_MONTH_YEAR}-12")
-    return datetime.date(year, month, 1)
+    """Parse YYYY-MM into the first day of the month, with the rules of common.months."""
+    try:
+        return months.parse_month(text)
+    except ValueError as error:
+        raise InvalidValue(str(error)) from None
 
 
 def parse_quantity(text: str) -> int:

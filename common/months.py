@@ -6,6 +6,11 @@ import re
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
+# Months outside these years are typos or placeholders, and a later year would
+# overflow date arithmetic twelve months on.
+FIRST_YEAR = 1900
+LAST_YEAR = 2999
+
 
 def first_of_month(day: datetime.date) -> datetime.date:
     return day.replace(day=1)
@@ -30,13 +35,18 @@ def month_range(first: datetime.date, last: datetime.date):
 
 
 def parse_month(text: str) -> datetime.date:
-    """Parse YYYY-MM into the month's first day; raise ValueError otherwise."""
+    """Parse YYYY-MM into the month's first day.
+
+    Raises ValueError whose message is the reason alone, without the value.
+    """
     match = _MONTH_RE.match(text.strip())
     if not match:
-        raise ValueError(f"invalid month {text!r}: expected YYYY-MM")
+        raise ValueError("expected YYYY-MM")
     year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12 or year < 1900:
-        raise ValueError(f"invalid month {text!r}: expected YYYY-MM")
+    if not 1 <= month <= 12:
+        raise ValueError("expected YYYY-MM: no such month")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"expected YYYY-MM from {FIRST_YEAR}-01 to {LAST_YEAR}-12")
     return datetime.date(year, month, 1)
 
 

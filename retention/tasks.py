@@ -3,13 +3,18 @@
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from common.months import add_months, first_of_month, parse_month
 
 logger = logging.getLogger(__name__)
 
+# A lost database connection or a lock timeout is worth another try; a bug is not.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+RETRY = {"autoretry_for": TRANSIENT_ERRORS, "max_retries": 3, "retry_backoff": 30, "retry_jitter": True}
 
-@shared_task(acks_late=True)
+
+@shared_task(acks_late=True, **RETRY)
 def recompute_retention(months: list[str] | None = None) -> int:
     """Recompute stored retention for the given YYYY-MM months, or for the whole data span when None.
 
@@ -22,7 +27,7 @@ def recompute_retention(months: list[str] | None = None) -> int:
     return recompute(parsed)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY)
 def recompute_previous_month() -> int:
     """Recompute the month that has just ended. Beat runs this on the 1st of every month at 02:00 UTC."""
     from django.utils import timezone

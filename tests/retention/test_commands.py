@@ -103,7 +103,7 @@ def test_recompute_command_for_named_months(filter_accounts):
 
 
 def test_recompute_command_rejects_bad_month(db):
-    with pytest.raises(CommandError, match="invalid month"):
+    with pytest.raises(CommandError, match="Invalid month 'June': expected YYYY-MM"):
         call_command("recompute_retention", "--month", "June")
 
 

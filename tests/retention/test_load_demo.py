@@ -44,7 +44,8 @@ def test_demo_creates_one_login_per_role(demo):
         user = User.objects.get(username=username)
         assert user.check_password("demo-password-for-tests")
         assert list(user.groups.values_list("name", flat=True)) == [role]
-    assert "demo-password-for-tests" in demo
+    assert "password in DEMO_PASSWORD" in demo
+    assert "demo-password-for-tests" not in demo
     assert Account.objects.filter(tam__username="tam").count() > 100
 
 
@@ -58,3 +59,14 @@ def test_demo_loads_once(demo):
     assert "password" not in out.getvalue()
     assert MrrLine.objects.count() == lines
     assert ImportRun.objects.count() == 3
+
+
+def test_demo_prints_random_password_once(db, monkeypatch):
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    out = StringIO()
+
+    call_command("load_demo", stdout=out)
+
+    printed = out.getvalue().split("use the password: ")[1].split()[0]
+    assert User.objects.get(username="manager").check_password(printed)
+    assert len(printed) >= 12

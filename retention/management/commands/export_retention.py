@@ -27,7 +27,7 @@ class Command(BaseCommand):
         try:
             month = parse_month(options["month"])
         except ValueError as error:
-            raise CommandError(str(error)) from error
+            raise CommandError(f"Invalid month {options['month']!r}: {error}.") from None
         result = RetentionResult.objects.filter(month=month, level=options["level"], segment=options["segment"]).first()
         if result is None:
             span = data_span()

@@ -46,7 +46,11 @@ class Command(BaseCommand):
         if not RetentionResult.objects.exists():
             recompute_retention(None)
         self._load_app_demos()
-        if password:
+        if password and os.environ.get("DEMO_PASSWORD"):
+            self.stdout.write(
+                self.style.SUCCESS("Demo logins tam, manager and csadmin use the password in DEMO_PASSWORD.")
+            )
+        elif password:
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Demo logins tam, manager and csadmin use the password: {password}\n"

@@ -13,9 +13,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        try:
-            months = [parse_month(text) for text in options["month"]] or None
-        except ValueError as error:
-            raise CommandError(str(error)) from error
-        count = recompute_retention(months)
+        months = []
+        for text in options["month"]:
+            try:
+                months.append(parse_month(text))
+            except ValueError as error:
+                raise CommandError(f"Invalid month {text!r}: {error}.") from None
+        count = recompute_retention(months or None)
         self.stdout.write(f"Recomputed {count} month(s).")
