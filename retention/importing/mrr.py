@@ -38,9 +38,12 @@ MRR_COLUMNS = ColumnSpec(
 )
 
 
+CHARGE_TYPES = frozenset(ChargeType.values)
+
+
 def parse_charge_type(text: str) -> str:
     value = text.lower()
-    if value not in ChargeType.values:
+    if value not in CHARGE_TYPES:
         raise InvalidValue("expected recurring or trueup")
     return value
 

@@ -13,7 +13,7 @@ from django.db import DatabaseError, connection
 
 from common.csvimport import ERROR_LIMIT, RowError
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 
 
 class StagingTable:
@@ -34,6 +34,7 @@ class StagingTable:
             f"INSERT INTO {name} ({', '.join(column for column, _ in columns)}) "
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
+        self._copy_sql = f"COPY {name} ({', '.join(column for column, _ in columns)}) FROM STDIN"
 
     def __enter__(self):
         definition = ", ".join(f"{column} {sql_type}" for column, sql_type in self.columns)
@@ -66,11 +67,18 @@ class StagingTable:
                 cursor.execute(f"CREATE INDEX {self.name}_{column}_idx ON {self.name} ({column})")
 
     def _flush(self) -> None:
-        if self._batch:
-            with connection.cursor() as cursor:
+        if not self._batch:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # COPY sends a batch in one round trip, many times faster than INSERTs.
+                with cursor.cursor.copy(self._copy_sql) as copy:
+                    for row in self._batch:
+                        copy.write_row(row)
+            else:
                 cursor.executemany(self._insert_sql, self._batch)
-            self.row_count += len(self._batch)
-            self._batch = []
+        self.row_count += len(self._batch)
+        self._batch = []
 
     def fetch_errors(self, sql: str, params: Sequence, to_error: Callable[[tuple], RowError]) -> tuple[list, int]:
         """Run `sql` (a SELECT whose first column is the line number) and return its first errors and their count."""
