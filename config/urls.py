@@ -10,5 +10,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("retention/", include("retention.urls")),
+    path("services-cost/", include("services_cost.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -146,6 +146,9 @@ RETENTION_TARGETS = {
     "industry_gross": Decimal(env.str("INDUSTRY_GROSS_RETENTION", default="92")),
 }
 
+# First month of the fiscal year (1 = January); a fiscal year is named by the calendar year in which it ends.
+FISCAL_YEAR_START_MONTH = env.int("FISCAL_YEAR_START_MONTH", default=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,311 @@
+"""Writes of the services-cost app: roles, rates, the quarter copy, and estimates from draft to finished.
+
+Every function validates its input and raises `ValidationError` naming the
+field, with nothing stored, before it writes. Changes of roles, rates and
+estimates are recorded by django-simple-history with the acting user.
+"""
+
+import dataclasses
+import datetime
+import logging
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, User
+from common.fiscal import FiscalQuarter, quarter_of
+from retention.exports import FORMULA_PREFIXES
+
+from . import selectors
+from .models import CostEstimate, CostRate, EstimateLine, EstimateStatus, ServiceRole
+
+logger = logging.getLogger(__name__)
+
+# Limits that keep every amount inside the 64-bit cents columns and the hours inside their DecimalField.
+MAX_AMOUNT = Decimal("9999999999.99")
+MAX_LINE_HOURS = Decimal("999999.99")
+
+
+def _attribute(instance, user: User | None, reason: str = "") -> None:
+    """Record `user` and `reason` on the history entry that the next save writes."""
+    instance._history_user = user
+    if reason:
+        instance._change_reason = reason
+
+
+def check_amount(field: str, value: Decimal, label: str) -> None:
+    if value < 0:
+        raise ValidationError({field: f"{label} must not be negative, got {value}."})
+    if value > MAX_AMOUNT:
+        raise ValidationError({field: f"{label} must be at most {MAX_AMOUNT}, got {value}."})
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError({field: f"{label} must have at most two decimal places, got {value}."})
+
+
+def check_billable_hours(value: int) -> None:
+    if value <= 0:
+        raise ValidationError({"billable_hours": f"Billable hours must be a whole number above zero, got {value}."})
+
+
+# Roles
+
+
+def create_role(*, name: str, user: User | None) -> ServiceRole:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "The role needs a name."})
+    if name.startswith(FORMULA_PREFIXES):
+        raise ValidationError(
+            {"name": f"A role name may not start with {name[0]!r}, which spreadsheets read as a formula."}
+        )
+    if ServiceRole.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"A role named {name} exists already."})
+    role = ServiceRole(name=name)
+    _attribute(role, user)
+    role.save()
+    return role
+
+
+# Rates
+
+
+def save_rate(
+    *,
+    role: ServiceRole,
+    quarter: FiscalQuarter,
+    ote: Decimal,
+    benefits: Decimal,
+    billable_hours: int,
+    user: User | None,
+    rate: CostRate | None = None,
+    reason: str = "",
+) -> CostRate:
+    """Create the rate of `role` in `quarter`, or change `rate`; the role and quarter of an existing rate stay."""
+    check_amount("ote", ote, "OTE")
+    check_amount("benefits", benefits, "Benefits")
+    check_billable_hours(billable_hours)
+    if rate is None:
+        if CostRate.objects.filter(role=role, quarter_start=quarter.start).exists():
+            raise ValidationError({"role": f"{role} has a rate in {quarter} already; edit that rate instead."})
+        rate = CostRate(role=role, quarter_start=quarter.start)
+    elif rate.ote == ote and rate.benefits == benefits and rate.billable_hours == billable_hours:
+        return rate
+    rate.ote = ote
+    rate.benefits = benefits
+    rate.billable_hours = billable_hours
+    _attribute(rate, user, reason)
+    rate.save()
+    logger.info("cost rate %s (%s %s) saved by user %s", rate.pk, role.pk, quarter, user.pk if user else None)
+    return rate
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyResult:
+    source: FiscalQuarter
+    target: FiscalQuarter
+    copied: int
+    kept: int
+
+
+def copy_rates_to_next_quarter(*, source: FiscalQuarter, user: User | None) -> CopyResult:
+    """Copy every rate of `source` into the quarter after it.
+
+    A role that already has a rate in the next quarter keeps it, so running the
+    copy twice changes nothing the second time.
+    """
+    target = source.next()
+    rates = list(selectors.rates_in_quarter(source))
+    if not rates:
+        raise ValidationError({"quarter": f"{source} has no rates to copy."})
+    with transaction.atomic():
+        taken = set(
+            CostRate.objects.select_for_update().filter(quarter_start=target.start).values_list("role_id", flat=True)
+        )
+        copied = 0
+        for rate in rates:
+            if rate.role_id in taken:
+                continue
+            copy = CostRate(
+                role=rate.role,
+                quarter_start=target.start,
+                ote=rate.ote,
+                benefits=rate.benefits,
+                billable_hours=rate.billable_hours,
+            )
+            _attribute(copy, user, f"copied from {source}")
+            copy.save()
+            copied += 1
+    logger.info("copied %d cost rates from %s to %s (user %s)", copied, source, target, user.pk if user else None)
+    return CopyResult(source=source, target=target, copied=copied, kept=len(rates) - copied)
+
+
+class RateInUse(ValidationError):
+    """The rate is part of a finished estimate and may not be deleted."""
+
+
+def delete_rate(*, rate: CostRate, user: User | None) -> None:
+    """Delete a rate unless a finished estimate used it; drafts that use its role then show a missing rate."""
+    used_by = list(selectors.finished_estimates_using(rate)[:4])
+    if used_by:
+        titles = ", ".join(f"“{estimate.title}”" for estimate in used_by[:3])
+        more = " and others" if len(used_by) > 3 else ""
+        raise RateInUse(
+            f"The rate of {rate.role} in {rate.quarter} cannot be deleted: the finished estimate(s) {titles}{more} "
+            "used it. Change the rate instead, or duplicate those estimates as drafts."
+        )
+    _attribute(rate, user)
+    rate_id = rate.pk
+    rate.delete()
+    logger.info("cost rate %s deleted by user %s", rate_id, user.pk if user else None)
+
+
+# Estimates
+
+
+@dataclasses.dataclass(frozen=True)
+class LineInput:
+    role: ServiceRole
+    hours: Decimal
+    description: str = ""
+
+
+def _check_estimate(
+    *, account: Account, estimate_date: datetime.date, price: Decimal, lines: list[LineInput], title: str
+) -> None:
+    if not title.strip():
+        raise ValidationError({"title": "The estimate needs a title."})
+    check_amount("price", price, "Price")
+    if not lines:
+        raise ValidationError({"lines": "The estimate needs at least one line."})
+    for number, line in enumerate(lines, start=1):
+        if line.hours <= 0:
+            raise ValidationError({"hours": f"Line {number}: hours must be above zero, got {line.hours}."})
+        if line.hours > MAX_LINE_HOURS:
+            raise ValidationError({"hours": f"Line {number}: hours must be at most {MAX_LINE_HOURS}."})
+    missing = selectors.missing_rates({line.role.pk for line in lines}, quarter_of(estimate_date))
+    if missing:
+        raise ValidationError({"role": [str(item) for item in missing]})
+
+
+def _write_lines(estimate: CostEstimate, lines: list[LineInput]) -> None:
+    estimate.lines.all().delete()
+    EstimateLine.objects.bulk_create(
+        EstimateLine(
+            estimate=estimate,
+            role=line.role,
+            hours=line.hours,
+            description=line.description.strip(),
+            position=position,
+        )
+        for position, line in enumerate(lines)
+    )
+
+
+def create_estimate(
+    *,
+    account: Account,
+    title: str,
+    estimate_date: datetime.date,
+    price: Decimal,
+    lines: list[LineInput],
+    user: User | None,
+) -> CostEstimate:
+    """Create a draft estimate; every line's role needs a rate in the quarter of the estimate date."""
+    _check_estimate(account=account, estimate_date=estimate_date, price=price, lines=lines, title=title)
+    with transaction.atomic():
+        estimate = CostEstimate(
+            account=account, title=title.strip(), estimate_date=estimate_date, price=price, created_by=user
+        )
+        _attribute(estimate, user)
+        estimate.save()
+        _write_lines(estimate, lines)
+    logger.info("cost estimate %s created on account %s by user %s", estimate.pk, account.pk, user.pk if user else None)
+    return estimate
+
+
+class EstimateFinished(ValidationError):
+    """A finished estimate is read-only; duplicate it to change it."""
+
+
+def update_estimate(
+    *,
+    estimate: CostEstimate,
+    account: Account,
+    title: str,
+    estimate_date: datetime.date,
+    price: Decimal,
+    lines: list[LineInput],
+    user: User | None,
+) -> CostEstimate:
+    """Replace the fields and lines of a draft estimate."""
+    _check_estimate(account=account, estimate_date=estimate_date, price=price, lines=lines, title=title)
+    with transaction.atomic():
+        locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
+        if locked.is_finished:
+            raise EstimateFinished("This estimate is finished and keeps its rates; duplicate it to make changes.")
+        locked.account = account
+        locked.title = title.strip()
+        locked.estimate_date = estimate_date
+        locked.price = price
+        _attribute(locked, user)
+        locked.save()
+        _write_lines(locked, lines)
+    return locked
+
+
+def finish_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimate:
+    """Finish a draft: store on each line the rate and hourly cost of its role in the estimate's quarter.
+
+    From then on the estimate keeps those hourly costs, whatever later happens to the rates.
+    """
+    with transaction.atomic():
+        locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
+        if locked.is_finished:
+            raise EstimateFinished("This estimate is finished already.")
+        lines = list(locked.lines.select_related("role"))
+        if not lines:
+            raise ValidationError({"lines": "An estimate without lines cannot be finished."})
+        quarter = locked.quarter
+        missing = selectors.missing_rates({line.role_id for line in lines}, quarter)
+        if missing:
+            raise ValidationError({"role": [str(item) for item in missing]})
+        rates = selectors.rate_by_role(quarter)
+        for line in lines:
+            rate = rates[line.role_id]
+            line.rate = rate
+            line.hourly_cost = rate.hourly_cost
+        EstimateLine.objects.bulk_update(lines, ["rate", "hourly_cost"])
+        locked.status = EstimateStatus.FINISHED
+        locked.finished_at = timezone.now()
+        _attribute(locked, user, "finished")
+        locked.save()
+    logger.info("cost estimate %s finished by user %s", locked.pk, user.pk if user else None)
+    return locked
+
+
+def duplicate_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimate:
+    """Copy an estimate and its lines into a new draft, which follows the current rates."""
+    with transaction.atomic():
+        copy = CostEstimate(
+            account=estimate.account,
+            title=f"{estimate.title} (copy)"[: CostEstimate._meta.get_field("title").max_length],
+            estimate_date=estimate.estimate_date,
+            price=estimate.price,
+            created_by=user,
+        )
+        _attribute(copy, user, f"duplicated from estimate {estimate.pk}")
+        copy.save()
+        EstimateLine.objects.bulk_create(
+            EstimateLine(
+                estimate=copy,
+                role_id=line.role_id,
+                hours=line.hours,
+                description=line.description,
+                position=line.position,
+            )
+            for line in estimate.lines.order_by("position", "id")
+        )
+    logger.info("cost estimate %s duplicated as %s by user %s", estimate.pk, copy.pk, user.pk if user else None)
+    return copy

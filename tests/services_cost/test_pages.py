@@ -1,0 +1,314 @@
+"""Rates and estimate pages: forms that reject input and name the field, the copy action, history, CSV export."""
+
+import csv
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from common.fiscal import FiscalQuarter
+from services_cost import services
+from services_cost.models import CostEstimate, CostRate, EstimateLine, ServiceRole
+from services_cost.services import LineInput
+from tests.factories import AccountFactory
+
+from .factories import CostRateFactory
+
+Q1 = FiscalQuarter(2026, 1)
+RATES = reverse("services_cost:rates")
+NEW_RATE = reverse("services_cost:rate_create")
+NEW_ESTIMATE = reverse("services_cost:estimate_create")
+
+
+@pytest.fixture
+def engineer_rate():
+    return CostRateFactory(role__name="Engineer", quarter=Q1)
+
+
+def line_data(lines, initial=0):
+    data = {
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": str(initial),
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "100",
+    }
+    for index, (role, hours, description) in enumerate(lines):
+        data[f"lines-{index}-role"] = role
+        data[f"lines-{index}-hours"] = hours
+        data[f"lines-{index}-description"] = description
+    return data
+
+
+def estimate_data(account, lines, **changes):
+    return {
+        "account": account.pk,
+        "title": "Rollout SOW",
+        "estimate_date": "2026-02-10",
+        "price": "8000.00",
+        **line_data(lines),
+        **changes,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"ote": "-5.00"}, "ote", "OTE must not be negative."),
+        ({"benefits": "-0.01"}, "benefits", "Benefits must not be negative."),
+        ({"billable_hours": "0"}, "billable_hours", "Billable hours must be above zero."),
+        ({"ote": "1,250.00"}, "ote", "OTE must be an amount such as 1250.00."),
+        ({"quarter": "FY2026-Q5"}, "quarter", "Invalid fiscal quarter 'FY2026-Q5'"),
+        ({"role": "999"}, "role", "Select a valid choice."),
+    ],
+    ids=["negative-ote", "negative-benefits", "zero-hours", "grouped-amount", "unknown-quarter", "unknown-role"],
+)
+def test_rate_form_rejects_input(client, cs_admin, changes, field, message):
+    role = ServiceRole.objects.create(name="Engineer")
+    data = {
+        "role": role.pk,
+        "quarter": "FY2026-Q1",
+        "ote": "150400.00",
+        "benefits": "37600.00",
+        "billable_hours": "1880",
+        **changes,
+    }
+    client.force_login(cs_admin)
+
+    response = client.post(NEW_RATE, data)
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors
+    assert message in errors[field][0]
+    assert CostRate.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_rate_form_stores_rate_and_shows_hourly_cost(client, cs_admin):
+    role = ServiceRole.objects.create(name="Engineer")
+    client.force_login(cs_admin)
+    data = {"role": role.pk, "quarter": "FY2026-Q1", "ote": "99875", "benefits": "0", "billable_hours": "1880"}
+
+    response = client.post(NEW_RATE, data, follow=True)
+
+    rate = CostRate.objects.get()
+    assert rate.quarter_start == datetime.date(2026, 1, 1)
+    assert rate.ote == Decimal("99875.00")
+    assert "53.13 an hour" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_copy_and_edit_show_history_on_page(client, cs_admin, engineer_rate):
+    client.force_login(cs_admin)
+
+    client.post(reverse("services_cost:rates_copy"), {"quarter": "FY2026-Q1"})
+    copy = CostRate.objects.get(quarter_start=FiscalQuarter(2026, 2).start)
+    client.post(
+        reverse("services_cost:rate_edit", args=[copy.pk]),
+        {"ote": "169200.00", "benefits": "37600.00", "billable_hours": "1880"},
+    )
+    page = client.get(RATES, {"quarter": "FY2026-Q2"})
+
+    changes = page.context["changes"]
+    assert [change.action for change in changes] == ["changed", "created"]
+    assert changes[0].user == "csadmin"
+    assert [(item.field, item.old, item.new) for item in changes[0].changes] == [("OTE", "150400.00", "169200.00")]
+    assert changes[1].reason == "copied from FY2026-Q1"
+    assert "110.00" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_copy_of_empty_quarter_shows_error(client, cs_admin):
+    client.force_login(cs_admin)
+
+    response = client.post(reverse("services_cost:rates_copy"), {"quarter": "FY2026-Q3"}, follow=True)
+
+    assert "FY2026-Q3 has no rates to copy." in response.content.decode()
+    assert not CostRate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_delete_rate_of_finished_estimate_shows_message(client, cs_admin, tam, engineer_rate):
+    estimate = services.create_estimate(
+        account=AccountFactory(tam=tam),
+        title="Pilot SOW",
+        estimate_date=Q1.start,
+        price=Decimal("1.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(1))],
+        user=tam,
+    )
+    services.finish_estimate(estimate=estimate, user=tam)
+    client.force_login(cs_admin)
+
+    response = client.post(reverse("services_cost:rate_delete", args=[engineer_rate.pk]), follow=True)
+
+    assert "cannot be deleted" in response.content.decode()
+    assert "Pilot SOW" in response.content.decode()
+    assert CostRate.objects.filter(pk=engineer_rate.pk).exists()
+
+
+@pytest.mark.django_db
+def test_rates_page_with_invalid_quarter_falls_back(client, manager):
+    client.force_login(manager)
+
+    response = client.get(RATES, {"quarter": "Q1-2026"})
+
+    assert response.status_code == 200
+    assert "Invalid fiscal quarter" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_estimate_form_creates_draft(client, tam, engineer_rate):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+
+    response = client.post(
+        NEW_ESTIMATE,
+        estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup"), ("", "", "")]),
+        follow=True,
+    )
+
+    estimate = CostEstimate.objects.get()
+    assert list(estimate.lines.values_list("hours", "description")) == [(Decimal("12.50"), "Setup")]
+    assert response.context["costing"].total_cost == Decimal("1250.00")
+    assert response.context["costing"].margin == Decimal("6750.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "line, changes, where, field, message",
+    [
+        (("engineer", "0", ""), {}, "line", "hours", "Hours must be above zero, got 0."),
+        (("engineer", "-3", ""), {}, "line", "hours", "Hours must be above zero, got -3."),
+        (("engineer", "1,5", ""), {}, "line", "hours", "Hours must be a number such as 12.5."),
+        (("engineer", "2", ""), {"price": "-1.00"}, "form", "price", "Price must not be negative."),
+        (("engineer", "2", ""), {"estimate_date": "10/02/2026"}, "form", "estimate_date", "Enter a valid date."),
+        (("999", "2", ""), {}, "line", "role", "Select a valid choice."),
+        (
+            ("trainer", "2", ""),
+            {},
+            "line",
+            "role",
+            "No standard cost rate for Trainer in FY2026-Q1: add the rate or change the estimate date.",
+        ),
+        (
+            ("engineer", "2", ""),
+            {"estimate_date": "2026-04-01"},
+            "line",
+            "role",
+            "No standard cost rate for Engineer in FY2026-Q2",
+        ),
+    ],
+    ids=[
+        "zero-hours",
+        "negative-hours",
+        "decimal-comma-hours",
+        "negative-price",
+        "ambiguous-date",
+        "unknown-role",
+        "role-without-rate",
+        "quarter-without-rates",
+    ],
+)
+def test_estimate_form_rejects_input(client, tam, engineer_rate, line, changes, where, field, message):
+    trainer = ServiceRole.objects.create(name="Trainer")
+    role = {"engineer": engineer_rate.role.pk, "trainer": trainer.pk}.get(line[0], line[0])
+    client.force_login(tam)
+
+    response = client.post(NEW_ESTIMATE, estimate_data(AccountFactory(tam=tam), [(role, *line[1:])], **changes))
+
+    assert response.status_code == 200
+    forms = response.context["forms"]
+    errors = forms.lines.forms[0].errors if where == "line" else forms.form.errors
+    assert field in errors
+    assert message in errors[field][0]
+    assert not CostEstimate.objects.exists()
+    assert not EstimateLine.objects.exists()
+
+
+@pytest.mark.django_db
+def test_estimate_without_lines_is_rejected(client, tam, engineer_rate):
+    client.force_login(tam)
+
+    response = client.post(NEW_ESTIMATE, estimate_data(AccountFactory(tam=tam), [("", "", "")]))
+
+    assert "Add at least one line with a role and hours." in response.context["forms"].lines.non_form_errors()
+    assert not CostEstimate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_tam_cannot_pick_account_of_other_tam(client, tam, other_tam, engineer_rate):
+    client.force_login(tam)
+
+    response = client.post(
+        NEW_ESTIMATE, estimate_data(AccountFactory(tam=other_tam), [(engineer_rate.role.pk, "1", "")])
+    )
+
+    assert "account" in response.context["forms"].form.errors
+    assert not CostEstimate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_edit_replaces_lines_and_deletes_marked(client, tam, engineer_rate):
+    trainer = CostRateFactory(role__name="Trainer", quarter=Q1, ote=Decimal("94000.00"), benefits=Decimal(0))
+    account = AccountFactory(tam=tam)
+    estimate = services.create_estimate(
+        account=account,
+        title="SOW",
+        estimate_date=Q1.start,
+        price=Decimal("5000.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(10)), LineInput(trainer.role, Decimal(4))],
+        user=tam,
+    )
+    data = estimate_data(account, [(engineer_rate.role.pk, "20", "More"), (trainer.role.pk, "4", "")])
+    data |= {"lines-INITIAL_FORMS": "2", "lines-1-DELETE": "on"}
+    client.force_login(tam)
+
+    client.post(reverse("services_cost:estimate_edit", args=[estimate.pk]), data)
+
+    assert list(estimate.lines.values_list("role__name", "hours", "description")) == [
+        ("Engineer", Decimal("20.00"), "More")
+    ]
+
+
+def read_csv(response):
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.django_db
+def test_csv_matches_page_and_ignores_locale(client, settings, tam, engineer_rate):
+    settings.USE_THOUSAND_SEPARATOR = True
+    trainer = CostRateFactory(role__name="Trainer", quarter=Q1, ote=Decimal("99875.00"), benefits=Decimal(0))
+    account = AccountFactory(tam=tam, external_id="00123", name='=HYPERLINK("http://x")')
+    estimate = services.create_estimate(
+        account=account,
+        title="+Rollout",
+        estimate_date=Q1.start,
+        price=Decimal("12500.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(40), "@setup"), LineInput(trainer.role, Decimal("7.5"), "")],
+        user=tam,
+    )
+    client.force_login(tam)
+
+    with translation.override("de"):
+        page = client.get(reverse("services_cost:estimate_detail", args=[estimate.pk]))
+        rows = read_csv(client.get(reverse("services_cost:estimate_csv", args=[estimate.pk])))
+
+    costing = page.context["costing"]
+    assert [row["line_cost"] for row in rows] == [str(line.cost) for line in costing.lines]
+    assert [row["line_cost"] for row in rows] == ["4000.00", "398.48"]
+    assert [row["hourly_cost"] for row in rows] == ["100.00", "53.13"]
+    assert {row["total_cost"] for row in rows} == {"4398.48"}
+    assert {row["price"] for row in rows} == {"12500.00"}
+    assert {row["margin"] for row in rows} == {"8101.52"}
+    assert {row["margin_pct"] for row in rows} == {"64.81"}
+    assert rows[0]["account_id"] == "00123"
+    assert rows[0]["account_name"] == '\'=HYPERLINK("http://x")'
+    assert rows[0]["title"] == "'+Rollout"
+    assert rows[0]["description"] == "'@setup"
+    assert rows[0]["fiscal_quarter"] == "FY2026-Q1"
+    assert rows[0]["status"] == "draft"
