@@ -23,6 +23,11 @@ run: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Benchmark on PostgreSQL at 5,000, 20,000 and 50,000 parent accounts (BENCH_ARGS="--parents 20000" for one size)
+bench: venv
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 worker: venv
 	$(VENV)/bin/celery -A config worker --loglevel=INFO
 
