@@ -11,5 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("retention/", include("retention.urls")),
     path("services-cost/", include("services_cost.urls")),
+    path("journeys/", include("journeys.urls")),
     path("admin/", admin.site.urls),
 ]

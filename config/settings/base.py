@@ -137,6 +137,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "retention.tasks.recompute_previous_month",
         "schedule": crontab(minute=0, hour=2, day_of_month="1"),
     },
+    "mark-overdue-milestones-daily": {
+        "task": "journeys.tasks.mark_overdue_milestones",
+        "schedule": crontab(minute=0, hour=3),
+    },
 }
 
 # Retention targets drawn on the retention pages, in percent.

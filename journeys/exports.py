@@ -1,0 +1,58 @@
+"""The time-to-value report as CSV. Numbers use a dot and no grouping; text cells cannot start a formula."""
+
+import csv
+
+from common.money import format_percentage
+from retention.exports import escape_text_cell
+
+from .ttv import MilestoneFigures, Report
+
+REPORT_COLUMNS = [
+    "as_of",
+    "group_by",
+    "group",
+    "milestone",
+    "journeys",
+    "reached",
+    "median_days",
+    "p75_days",
+    "p90_days",
+    "target_passed",
+    "within_target",
+    "within_target_pct",
+    "km_median_days",
+]
+
+
+def _number(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _row(as_of: str, group_by: str, group: str, figures: MilestoneFigures) -> list[str]:
+    return [
+        as_of,
+        group_by,
+        escape_text_cell(group),
+        figures.milestone.value,
+        str(figures.journeys),
+        str(figures.reached),
+        _number(figures.median_days),
+        _number(figures.p75_days),
+        _number(figures.p90_days),
+        str(figures.target_passed),
+        str(figures.within_target),
+        format_percentage(figures.within_target_pct) or "",
+        _number(figures.km_median_days),
+    ]
+
+
+def write_report(out, report: Report, group_by: str) -> None:
+    """Write the report's overall rows (group "all") and then each group's; empty cells mean no data."""
+    as_of = report.filters.as_of.isoformat()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    for figures in report.overall:
+        writer.writerow(_row(as_of, group_by, "all", figures))
+    for group in report.groups:
+        for figures in group.milestones:
+            writer.writerow(_row(as_of, group_by, group.label, figures))

@@ -1,0 +1,250 @@
+"""Reads of journeys: visibility, My accounts, a journey's milestones and history, overdue milestones."""
+
+import dataclasses
+import datetime
+
+from django.db.models import Case, F, Q, QuerySet, When
+
+from accounts.models import Account, User
+
+from .defaults import DEFAULT_TARGET_DAYS
+from .models import Journey, JourneyTask, Milestone, MilestoneTarget, OverdueMark
+from .rules import order_warnings
+
+# The segment that reports and targets use: the ultimate parent's, or the account's own at the top.
+SEGMENT_EXPRESSION = Case(
+    When(account__ultimate_parent__isnull=False, then=F("account__ultimate_parent__segment")),
+    default=F("account__segment"),
+)
+DATE_FIELDS = [milestone.date_field for milestone in Milestone]
+
+
+def account_segment(account: Account) -> str:
+    top = account.ultimate_parent if account.ultimate_parent_id else account
+    return top.segment
+
+
+def target_days() -> dict[tuple[str, str], int]:
+    """Return the target in days for every (milestone, segment), stored values over the defaults."""
+    targets = {
+        (milestone, segment): days
+        for milestone, by_segment in DEFAULT_TARGET_DAYS.items()
+        for segment, days in by_segment.items()
+    }
+    targets.update({(t.milestone, t.segment): t.days for t in MilestoneTarget.objects.all()})
+    return targets
+
+
+def target_for(targets: dict[tuple[str, str], int], milestone: str, segment: str | None) -> int:
+    return targets.get((milestone, segment or ""), targets[(milestone, "")])
+
+
+def can_read_journey(user: User, journey: Journey) -> bool:
+    """Managers and CS admins read every journey; a TAM reads journeys they own or on accounts they own."""
+    if not user.has_perm("journeys.view_journey"):
+        return False
+    return user.sees_all_accounts or user.pk in (journey.tam_id, journey.account.tam_id)
+
+
+def can_change_journey(user: User, journey: Journey) -> bool:
+    """Only the owning TAM records milestones and closes tasks."""
+    return user.has_perm("journeys.change_journey") and (user.is_superuser or journey.tam_id == user.pk)
+
+
+def visible_journeys(user: User) -> QuerySet[Journey]:
+    journeys = Journey.objects.select_related("account", "tam").annotate(segment=SEGMENT_EXPRESSION)
+    if user.sees_all_accounts:
+        return journeys
+    return journeys.filter(Q(tam=user) | Q(account__tam=user))
+
+
+def open_journeys(journeys: QuerySet[Journey]) -> QuerySet[Journey]:
+    """Journeys with at least one milestone not reached."""
+    any_open = Q()
+    for field in DATE_FIELDS:
+        any_open |= Q(**{f"{field}__isnull": True})
+    return journeys.filter(any_open)
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenJourneyRow:
+    """A line of My accounts."""
+
+    journey: Journey
+    next_milestone: Milestone
+    days_since_transaction: int
+    next_target_date: datetime.date
+    # From the daily job's marks: milestones that passed their target unreached.
+    overdue: tuple[Milestone, ...]
+
+    @property
+    def next_is_overdue(self) -> bool:
+        return self.next_milestone in self.overdue
+
+
+def next_milestone(journey: Journey) -> Milestone | None:
+    """Return the first milestone in the usual order that is not reached yet."""
+    for milestone in Milestone:
+        if journey.milestone_date(milestone) is None:
+            return milestone
+    return None
+
+
+def my_open_journeys(user: User, today: datetime.date, tam_id: int | None = None) -> list[OpenJourneyRow]:
+    """Return the open journeys the user owns as TAM, or for readers of every account all of them.
+
+    `tam_id` narrows the list of a reader of every account to one TAM.
+    """
+    if user.sees_all_accounts:
+        journeys = visible_journeys(user)
+        if tam_id is not None:
+            journeys = journeys.filter(tam_id=tam_id)
+    else:
+        journeys = visible_journeys(user).filter(tam=user)
+    journeys = open_journeys(journeys).order_by("transaction_date", "id")
+    marks: dict[int, list[Milestone]] = {}
+    for journey_id, milestone in OverdueMark.objects.filter(journey__in=journeys).values_list(
+        "journey_id", "milestone"
+    ):
+        marks.setdefault(journey_id, []).append(Milestone(milestone))
+    targets = target_days()
+    rows = []
+    for journey in journeys:
+        milestone = next_milestone(journey)
+        target = target_for(targets, milestone, journey.segment)
+        overdue = tuple(m for m in Milestone if m in marks.get(journey.pk, ()))
+        rows.append(
+            OpenJourneyRow(
+                journey=journey,
+                next_milestone=milestone,
+                days_since_transaction=(today - journey.transaction_date).days,
+                next_target_date=journey.transaction_date + datetime.timedelta(days=target),
+                overdue=overdue,
+            )
+        )
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class MilestoneRow:
+    milestone: Milestone
+    date: datetime.date | None
+    days: int | None
+    target_days: int
+    target_date: datetime.date
+    overdue: bool
+    late: bool
+
+
+def journey_milestones(journey: Journey, segment: str) -> list[MilestoneRow]:
+    """Return each milestone of a journey with its days from the transaction and its target."""
+    targets = target_days()
+    marked = set(journey.overdue_marks.values_list("milestone", flat=True))
+    rows = []
+    for milestone in Milestone:
+        date = journey.milestone_date(milestone)
+        days = None if date is None else (date - journey.transaction_date).days
+        target = target_for(targets, milestone, segment)
+        rows.append(
+            MilestoneRow(
+                milestone=milestone,
+                date=date,
+                days=days,
+                target_days=target,
+                target_date=journey.transaction_date + datetime.timedelta(days=target),
+                overdue=date is None and milestone in marked,
+                late=days is not None and days > target,
+            )
+        )
+    return rows
+
+
+def journey_order_warnings(journey: Journey) -> list[str]:
+    return order_warnings({milestone: journey.milestone_date(milestone) for milestone in Milestone})
+
+
+def journey_tasks(journey: Journey) -> QuerySet[JourneyTask]:
+    return journey.tasks.order_by("position", "id")
+
+
+def overdue_milestones(today: datetime.date) -> dict[tuple[int, str], datetime.date]:
+    """Return {(journey id, milestone): target date} for every milestone unreached after its target date."""
+    targets = target_days()
+    overdue = {}
+    rows = (
+        open_journeys(Journey.objects.annotate(segment=SEGMENT_EXPRESSION))
+        .values("id", "transaction_date", "segment", *DATE_FIELDS)
+        .iterator(chunk_size=2000)
+    )
+    for row in rows:
+        for milestone in Milestone:
+            if row[milestone.date_field] is not None:
+                continue
+            target_date = row["transaction_date"] + datetime.timedelta(
+                days=target_for(targets, milestone, row["segment"])
+            )
+            if today > target_date:
+                overdue[(row["id"], milestone.value)] = target_date
+    return overdue
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime.datetime
+    who: str
+    subject: str
+    action: str
+    changes: list[str]
+
+
+def _describe(value) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _history_entries(records, subject_of, model) -> list[HistoryEntry]:
+    entries = []
+    previous_by_id: dict[int, object] = {}
+    for record in records:
+        previous = previous_by_id.get(record.id)
+        who = record.history_user.get_username() if record.history_user else "import or job"
+        changes = []
+        if record.history_type == "+":
+            action = "created"
+        elif record.history_type == "-":
+            action = "deleted"
+        else:
+            action = "changed"
+            if previous is not None:
+                for change in record.diff_against(previous).changes:
+                    field = model._meta.get_field(change.field)
+                    old, new = _display(field, change.old), _display(field, change.new)
+                    changes.append(f"{field.verbose_name}: {old} → {new}")
+        previous_by_id[record.id] = record
+        if action == "changed" and not changes:
+            continue
+        entries.append(HistoryEntry(record.history_date, who, subject_of(record), action, changes))
+    return entries
+
+
+def _display(field, value) -> str:
+    if field.choices and value:
+        return str(dict(field.flatchoices).get(value, value))
+    return _describe(value)
+
+
+def journey_history(journey: Journey) -> list[HistoryEntry]:
+    """Return every recorded change to the journey and its tasks, newest first, with who made it."""
+    journey_records = journey.history.select_related("history_user").order_by("history_date", "history_id")
+    task_records = (
+        JourneyTask.history.filter(journey_id=journey.pk)
+        .select_related("history_user")
+        .order_by("history_date", "history_id")
+    )
+    entries = _history_entries(journey_records, lambda record: "Journey", Journey)
+    entries += _history_entries(task_records, lambda record: f"Task “{record.title}”", JourneyTask)
+    entries.sort(key=lambda entry: entry.when, reverse=True)
+    return entries

@@ -1,0 +1,212 @@
+"""Writes to journeys: starting a journey, recording milestones, closing tasks, playbooks, targets, overdue marks."""
+
+import datetime
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import Account, User
+
+from .models import (
+    Journey,
+    JourneyKind,
+    JourneyTask,
+    Milestone,
+    MilestoneTarget,
+    OverdueMark,
+    Playbook,
+    Product,
+    TaskStatus,
+)
+from .selectors import account_segment, overdue_milestones
+
+logger = logging.getLogger(__name__)
+
+MILESTONE_FIELDS = [
+    "kickoff_date",
+    "onboarding_date",
+    "infrastructure_ready_date",
+    "infrastructure_type",
+    "first_value_date",
+    "first_value_basis",
+    "first_value_users",
+    "outcome_achieved_date",
+]
+
+
+def matching_playbooks(segment: str, products: Iterable[Product]) -> list[Playbook]:
+    """Return the playbook of each product for `segment`, or the product's "any other segment" playbook."""
+    playbooks = []
+    for product in products:
+        candidates = {playbook.segment: playbook for playbook in Playbook.objects.filter(product=product)}
+        playbook = candidates.get(segment) or candidates.get("")
+        if playbook is not None:
+            playbooks.append(playbook)
+    return playbooks
+
+
+@transaction.atomic
+def start_journey(
+    *,
+    account: Account,
+    transaction_date: datetime.date,
+    licenses: int,
+    products: Iterable[Product] = (),
+    kind: str = JourneyKind.NEW,
+    tam: User | None = None,
+) -> Journey:
+    """Create a journey and its onboarding tasks from the playbooks that match its segment and products.
+
+    The owning TAM defaults to the account's TAM. Each task is due its offset in
+    days after the transaction date.
+    """
+    products = list(products)
+    journey = Journey.objects.create(
+        account=account,
+        kind=kind,
+        transaction_date=transaction_date,
+        licenses=licenses,
+        tam=tam if tam is not None else account.tam,
+    )
+    journey.products.set(products)
+    tasks = []
+    for playbook in matching_playbooks(account_segment(account), products):
+        for template in playbook.tasks.all():
+            tasks.append(
+                JourneyTask(
+                    journey=journey,
+                    title=template.title,
+                    owner_side=template.owner_side,
+                    due_date=transaction_date + datetime.timedelta(days=template.due_offset_days),
+                    position=len(tasks),
+                )
+            )
+    for task in tasks:
+        # One save per task, so that each gets its creation in the history.
+        task.save()
+    logger.debug("journey %s started for account %s with %d tasks", journey.pk, account.pk, len(tasks))
+    return journey
+
+
+@transaction.atomic
+def record_milestones(journey: Journey, values: dict) -> Journey:
+    """Store the milestone fields in `values` (names from MILESTONE_FIELDS) that differ from the journey's.
+
+    The onboarding date of a journey with tasks follows its tasks and is not
+    taken from `values`. Overdue marks of milestones that are now reached are
+    removed at once; the daily job adds marks.
+    """
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    has_tasks = journey.tasks.exists()
+    changed = []
+    for field in MILESTONE_FIELDS:
+        if field not in values or (field == "onboarding_date" and has_tasks):
+            continue
+        if getattr(journey, field) != values[field]:
+            setattr(journey, field, values[field])
+            changed.append(field)
+    if changed:
+        journey.save(update_fields=changed)
+        _drop_reached_marks(journey)
+    return journey
+
+
+@transaction.atomic
+def update_task(task: JourneyTask, *, status: str, closed_on: datetime.date | None) -> JourneyTask:
+    """Open, finish or mark a task not applicable, then let the Onboarding milestone follow the tasks."""
+    journey = Journey.objects.select_for_update().get(pk=task.journey_id)
+    task = JourneyTask.objects.get(pk=task.pk)
+    if status == TaskStatus.OPEN:
+        closed_on = None
+    if (task.status, task.closed_on) != (status, closed_on):
+        task.status = status
+        task.closed_on = closed_on
+        task.save(update_fields=["status", "closed_on"])
+    sync_onboarding(journey)
+    return task
+
+
+def sync_onboarding(journey: Journey) -> None:
+    """Set Onboarding to the latest closing date once no task is open, and clear it while one is open.
+
+    A journey without tasks keeps the onboarding date entered for it. The caller
+    holds the journey's row lock.
+    """
+    tasks = journey.tasks.all()
+    if not tasks.exists():
+        return
+    if tasks.filter(status=TaskStatus.OPEN).exists():
+        completed = None
+    else:
+        completed = tasks.aggregate(last=Max("closed_on"))["last"]
+    if journey.onboarding_date != completed:
+        journey.onboarding_date = completed
+        journey.save(update_fields=["onboarding_date"])
+        _drop_reached_marks(journey)
+
+
+def _drop_reached_marks(journey: Journey) -> None:
+    reached = [milestone for milestone in Milestone if journey.milestone_date(milestone) is not None]
+    OverdueMark.objects.filter(journey=journey, milestone__in=reached).delete()
+
+
+@transaction.atomic
+def save_targets(days: dict[tuple[str, str], int]) -> int:
+    """Store target days keyed by (milestone, segment); return how many changed."""
+    changed = 0
+    for (milestone, segment), value in days.items():
+        target, created = MilestoneTarget.objects.get_or_create(
+            milestone=milestone, segment=segment, defaults={"days": value}
+        )
+        if not created and target.days != value:
+            target.days = value
+            target.save(update_fields=["days"])
+            changed += 1
+        changed += created
+    if changed:
+        logger.info("%d milestone targets changed", changed)
+    return changed
+
+
+def mark_overdue(today: datetime.date) -> dict:
+    """Make the overdue marks match `today`: one per open milestone whose target date has passed.
+
+    Marks of milestones reached since, or no longer past a changed target, are
+    removed. Running it twice on the same day changes nothing the second time.
+    """
+    due = overdue_milestones(today)
+    now = timezone.now()
+    with transaction.atomic():
+        stored = {(mark.journey_id, mark.milestone): mark for mark in OverdueMark.objects.all()}
+        stale = [mark.pk for key, mark in stored.items() if key not in due]
+        OverdueMark.objects.filter(pk__in=stale).delete()
+        for key, target_date in due.items():
+            mark = stored.get(key)
+            if mark is not None and mark.target_date != target_date:
+                mark.target_date = target_date
+                mark.save(update_fields=["target_date"])
+        OverdueMark.objects.bulk_create(
+            [
+                OverdueMark(journey_id=journey_id, milestone=milestone, target_date=target_date, marked_at=now)
+                for (journey_id, milestone), target_date in due.items()
+                if (journey_id, milestone) not in stored
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+    added = sum(1 for key in due if key not in stored)
+    logger.info("overdue marks for %s: %d open, %d added, %d removed", today, len(due), added, len(stale))
+    return {"overdue": len(due), "added": added, "removed": len(stale)}
+
+
+@transaction.atomic
+def save_playbook(form, formset) -> Playbook:
+    """Store a validated playbook form and its task formset together."""
+    playbook = form.save()
+    formset.instance = playbook
+    formset.save()
+    logger.info("playbook %s saved with %d tasks", playbook.pk, playbook.tasks.count())
+    return playbook

@@ -1,0 +1,122 @@
+"""In headless Chromium: a TAM records a kickoff and closes every task; a manager opens the report."""
+
+import datetime
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Segment
+from accounts.roles import Role
+from journeys.services import start_journey
+from tests.conftest import IN_CI, PASSWORD
+from tests.factories import AccountFactory, UserFactory
+
+from .factories import JourneyFactory, PlaybookTaskFactory, ProductFactory
+
+# Playwright's sync API runs an event loop in this thread, and Django raises
+# SynchronousOnlyOperation on database calls from such a thread unless this is set.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        message = f"Chromium is missing at {CHROMIUM}. Install it to run the browser tests."
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            headless=True,
+        )
+        yield chromium
+        chromium.close()
+
+
+def _log_in(page, base_url, username):
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/retention/$"))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_tam_records_kickoff_and_completes_onboarding(live_server, browser):
+    tam = UserFactory(username="browser_tam", role=Role.TAM)
+    product = ProductFactory(name="Premium")
+    PlaybookTaskFactory(playbook__product=product, title="Send the welcome pack", due_offset_days=3)
+    PlaybookTaskFactory(playbook=product.playbooks.get(), title="Train the first team", due_offset_days=20)
+    account = AccountFactory(tam=tam, name="Globex", segment=Segment.SMB)
+    today = timezone.localdate()
+    transaction_date = today - datetime.timedelta(days=20)
+    journey = start_journey(account=account, transaction_date=transaction_date, licenses=50, products=[product])
+    page = browser.new_page()
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+
+    _log_in(page, live_server.url, "browser_tam")
+    page.goto(f"{live_server.url}/journeys/")
+    row = page.locator(f'#open-journeys tr[data-journey="{journey.pk}"]')
+    assert "Kickoff" in row.inner_text()
+    row.locator("a").click()
+    page.wait_for_url(re.compile(rf"/journeys/{journey.pk}/$"))
+
+    kickoff = (transaction_date + datetime.timedelta(days=2)).isoformat()
+    page.fill("#id_kickoff_date", kickoff)
+    page.click("#milestone-form input[type=submit]")
+    page.wait_for_url(re.compile(rf"/journeys/{journey.pk}/$"))
+    assert page.locator('#milestones tr[data-milestone="kickoff"] .completed').inner_text() == kickoff
+
+    for task in journey.tasks.order_by("position"):
+        task_row = page.locator(f'#task-list tr[data-task="{task.pk}"]')
+        task_row.locator("select").select_option("done")
+        task_row.locator("input[type=date]").fill(today.isoformat())
+        task_row.locator("input[type=submit]").click()
+        page.wait_for_url(re.compile(rf"/journeys/{journey.pk}/#tasks$"))
+        assert "Done" in page.locator(f'#task-list tr[data-task="{task.pk}"] .task-status').inner_text()
+
+    onboarding = page.locator('#milestones tr[data-milestone="onboarding"]')
+    assert onboarding.locator(".completed").inner_text() == today.isoformat()
+    assert "Complete" in onboarding.locator(".status").inner_text()
+    assert "browser_tam" in page.locator("#history").inner_text()
+    assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_manager_opens_time_to_value_report(live_server, browser):
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    today = timezone.localdate()
+    # Kickoff after 5 and 12 days, and one journey still waiting: median 8.5 of those reached.
+    for age, kickoff in [(40, 5), (30, 12), (10, None)]:
+        transaction_date = today - datetime.timedelta(days=age)
+        JourneyFactory(
+            account=AccountFactory(segment=Segment.SMB),
+            transaction_date=transaction_date,
+            kickoff_date=None if kickoff is None else transaction_date + datetime.timedelta(days=kickoff),
+        )
+    page = browser.new_page()
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+
+    _log_in(page, live_server.url, "browser_manager")
+    page.click("text=Time to value")
+    page.wait_for_url(re.compile(r"/journeys/report/$"))
+
+    kickoff = page.locator('#ttv-overall tr[data-milestone="kickoff"]').inner_text()
+    assert "8.5" in kickoff
+    assert page.locator("#ttv-chart").is_visible()
+    datasets = page.evaluate("Chart.getChart(document.getElementById('ttv-chart')).data.datasets.length")
+    assert datasets == 5
+    assert script_errors == []

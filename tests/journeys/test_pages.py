@@ -1,0 +1,254 @@
+"""Every journey page as owning TAM, other TAM, manager, CS admin and anonymous, and what the pages store."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from accounts.models import Segment
+from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, TaskStatus
+from journeys.services import start_journey
+from tests.factories import AccountFactory
+
+from .factories import PlaybookTaskFactory, ProductFactory
+
+D = datetime.date
+NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
+pytestmark = pytest.mark.django_db
+
+USERS = ["tam", "other_tam", "manager", "cs_admin", "anonymous"]
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def journey(tam):
+    product = ProductFactory(name="Premium")
+    PlaybookTaskFactory(playbook__product=product, title="Welcome")
+    PlaybookTaskFactory(playbook=product.playbooks.get(), title="Train")
+    account = AccountFactory(tam=tam, name="Globex", segment=Segment.SMB)
+    return start_journey(account=account, transaction_date=D(2024, 6, 1), licenses=100, products=[product])
+
+
+@pytest.fixture
+def login(client, request):
+    def as_user(name):
+        if name != "anonymous":
+            client.force_login(request.getfixturevalue(name))
+        return client
+
+    return as_user
+
+
+PAGES = [
+    ("/journeys/", (200, 200, 200, 200, "login")),
+    ("/journeys/{pk}/", (200, 403, 200, 200, "login")),
+    ("/journeys/start/", (200, 200, 403, 403, "login")),
+    ("/journeys/playbooks/", (403, 403, 403, 200, "login")),
+    ("/journeys/playbooks/new/", (403, 403, 403, 200, "login")),
+    ("/journeys/playbooks/{playbook}/", (403, 403, 403, 200, "login")),
+    ("/journeys/targets/", (403, 403, 403, 200, "login")),
+    ("/journeys/report/", (403, 403, 200, 200, "login")),
+    ("/journeys/report.csv", (403, 403, 200, 200, "login")),
+]
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize(("url", "statuses"), PAGES, ids=[url for url, _ in PAGES])
+def test_page_status_by_role(login, journey, user, url, statuses):
+    url = url.format(pk=journey.pk, playbook=Playbook.objects.get().pk)
+
+    response = login(user).get(url)
+
+    expected = dict(zip(USERS, statuses, strict=True))[user]
+    if expected == "login":
+        assert response.status_code == 302
+        assert response.url.startswith("/login/")
+    else:
+        assert response.status_code == expected
+
+
+POSTS = [
+    ("milestones", (302, 403, 403, 403, "login")),
+    ("task", (302, 403, 403, 403, "login")),
+    ("targets", (403, 403, 403, 302, "login")),
+    ("playbook", (403, 403, 403, 302, "login")),
+]
+
+
+def _post(client, change, journey):
+    task = journey.tasks.first()
+    if change == "milestones":
+        return client.post(f"/journeys/{journey.pk}/", {"kickoff_date": "2024-06-05"})
+    if change == "task":
+        prefix = f"task-{task.pk}"
+        data = {f"{prefix}-status": "done", f"{prefix}-closed_on": "2024-06-10"}
+        return client.post(f"/journeys/{journey.pk}/tasks/{task.pk}/", data)
+    if change == "targets":
+        data = {f"target_{m.value}_{s}": 20 for m in Milestone for s in ("large", "mid_market", "smb", "none")}
+        return client.post("/journeys/targets/", data)
+    data = {
+        "product": ProductFactory(name="Basic").pk,
+        "segment": "Large",
+        "tasks-TOTAL_FORMS": "1",
+        "tasks-INITIAL_FORMS": "0",
+        "tasks-0-title": "Kickoff call",
+        "tasks-0-owner_side": "tam",
+        "tasks-0-due_offset_days": "3",
+        "tasks-0-position": "0",
+    }
+    return client.post("/journeys/playbooks/new/", data)
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize(("change", "statuses"), POSTS, ids=[change for change, _ in POSTS])
+def test_change_by_role(login, journey, user, change, statuses):
+    response = _post(login(user), change, journey)
+
+    expected = dict(zip(USERS, statuses, strict=True))[user]
+    if expected == "login":
+        assert response.status_code == 302
+        assert response.url.startswith("/login/")
+    else:
+        assert response.status_code == expected
+    journey.refresh_from_db()
+    changed = {
+        "milestones": journey.kickoff_date is not None,
+        "task": journey.tasks.filter(status=TaskStatus.DONE).exists(),
+        "targets": MilestoneTarget.objects.filter(days=20).count() == 20,
+        "playbook": Playbook.objects.filter(segment="Large").exists(),
+    }[change]
+    assert changed is (expected == 302)
+
+
+def test_milestone_errors_name_field(login, journey):
+    client = login("tam")
+
+    response = client.post(
+        f"/journeys/{journey.pk}/",
+        {
+            "kickoff_date": "2024-05-31",
+            "first_value_date": "2024-06-20",
+            "first_value_basis": "licenses_10pct",
+            "first_value_users": "9",
+            "outcome_achieved_date": "2024-07-01",
+        },
+    )
+
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form.errors["kickoff_date"] == ["The date 2024-05-31 is before the transaction date 2024-06-01."]
+    assert form.errors["outcome_achieved_date"] == ["The date 2024-07-01 is in the future; today is 2024-06-30."]
+    assert "10% not met: 9 users" in form.errors["first_value_users"][0]
+    assert Journey.objects.get().kickoff_date is None
+
+
+def test_out_of_order_saved_with_warning(login, journey):
+    client = login("tam")
+
+    response = client.post(
+        f"/journeys/{journey.pk}/",
+        {"kickoff_date": "2024-06-20", "infrastructure_ready_date": "2024-06-10", "infrastructure_type": "hybrid"},
+        follow=True,
+    )
+
+    texts = [str(message) for message in response.context["messages"]]
+    assert "Milestones saved." in texts
+    assert "Out of the usual order: Infrastructure Ready (2024-06-10) is dated before Kickoff (2024-06-20)." in texts
+    assert response.context["warnings"] == ["Infrastructure Ready (2024-06-10) is dated before Kickoff (2024-06-20)."]
+    journey.refresh_from_db()
+    assert journey.infrastructure_ready_date == D(2024, 6, 10)
+    assert journey.kickoff_date == D(2024, 6, 20)
+
+
+def test_closing_tasks_completes_onboarding_and_history(login, journey):
+    client = login("tam")
+    for task, day in zip(journey.tasks.order_by("position"), ["2024-06-10", "2024-06-12"], strict=True):
+        prefix = f"task-{task.pk}"
+        client.post(
+            f"/journeys/{journey.pk}/tasks/{task.pk}/", {f"{prefix}-status": "done", f"{prefix}-closed_on": day}
+        )
+
+    response = client.get(f"/journeys/{journey.pk}/")
+
+    journey.refresh_from_db()
+    assert journey.onboarding_date == D(2024, 6, 12)
+    history = response.context["history"]
+    onboarding = [entry for entry in history if entry.changes == ["onboarding date: – → 2024-06-12"]]
+    assert len(onboarding) == 1
+    assert onboarding[0].who == "tam_owner"
+    assert onboarding[0].subject == "Journey"
+    assert any(entry.subject == "Task “Train”" and entry.who == "tam_owner" for entry in history)
+
+
+def test_task_date_before_transaction_rejected(login, journey):
+    client = login("tam")
+    task = journey.tasks.first()
+    prefix = f"task-{task.pk}"
+
+    response = client.post(
+        f"/journeys/{journey.pk}/tasks/{task.pk}/", {f"{prefix}-status": "done", f"{prefix}-closed_on": "2024-05-01"}
+    )
+
+    assert response.status_code == 400
+    bound = dict(response.context["tasks"])[task]
+    assert bound.errors["closed_on"] == ["The date 2024-05-01 is before the transaction date 2024-06-01."]
+
+
+def test_task_of_other_journey_not_found(login, journey, tam):
+    other = start_journey(account=AccountFactory(tam=tam), transaction_date=D(2024, 6, 1), licenses=5)
+    task = journey.tasks.first()
+
+    response = login("tam").post(f"/journeys/{other.pk}/tasks/{task.pk}/", {})
+
+    assert response.status_code == 404
+
+
+def test_start_journey_page_creates_tasks(login, tam):
+    product = ProductFactory(name="Premium")
+    PlaybookTaskFactory(playbook__product=product)
+    account = AccountFactory(tam=tam)
+
+    response = login("tam").post(
+        "/journeys/start/",
+        {
+            "account": account.pk,
+            "kind": "new",
+            "transaction_date": "2024-06-20",
+            "licenses": "40",
+            "products": [product.pk],
+        },
+    )
+
+    journey = Journey.objects.get(account=account)
+    assert response.status_code == 302
+    assert response.url == f"/journeys/{journey.pk}/"
+    assert journey.tam == tam
+    assert journey.tasks.count() == 1
+
+
+def test_start_journey_rejects_other_tams_account(login, other_tam):
+    account = AccountFactory(tam=other_tam)
+
+    response = login("tam").post(
+        "/journeys/start/", {"account": account.pk, "kind": "new", "transaction_date": "2024-06-20", "licenses": "40"}
+    )
+
+    assert response.status_code == 200
+    assert "account" in response.context["form"].errors
+    assert not Journey.objects.exists()
+
+
+def test_my_accounts_lists_only_own_open_journeys(login, journey, other_tam):
+    start_journey(account=AccountFactory(tam=other_tam, name="Initech"), transaction_date=D(2024, 6, 1), licenses=5)
+
+    response = login("tam").get("/journeys/")
+
+    body = response.content.decode()
+    assert "Globex" in body
+    assert "Initech" not in body
+    assert response.context["count"] == 1

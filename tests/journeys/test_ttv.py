@@ -1,0 +1,158 @@
+"""export_ttv and the report CSV on journeys worked by hand, as of 2024-06-30."""
+
+import csv
+import datetime
+import io
+import json
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from accounts.models import Segment
+from journeys.tasks import mark_overdue_milestones
+from journeys.ttv import ReportFilters, cohort_label, ttv_report
+from tests.factories import AccountFactory, UserFactory
+
+from .factories import JourneyFactory
+
+D = datetime.date
+NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
+pytestmark = pytest.mark.django_db
+
+
+def _journey(transaction_date, segment=Segment.SMB, **dates):
+    return JourneyFactory(account=AccountFactory(segment=segment), transaction_date=transaction_date, **dates)
+
+
+@pytest.fixture
+def book():
+    """SMB kickoffs after 4, 10 and 20 days; two open journeys aged 5 and 121 days; one Large; one after as-of."""
+    _journey(D(2024, 1, 1), kickoff_date=D(2024, 1, 5))
+    _journey(D(2024, 1, 1), kickoff_date=D(2024, 1, 21))
+    _journey(D(2024, 2, 1), kickoff_date=D(2024, 2, 11))
+    _journey(D(2024, 6, 25))
+    _journey(D(2024, 3, 1))
+    _journey(D(2024, 1, 1), segment=Segment.LARGE, kickoff_date=D(2024, 1, 2))
+    _journey(D(2024, 7, 10))
+
+
+def _export(*args):
+    out = io.StringIO()
+    call_command("export_ttv", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_export_kickoff_figures(book):
+    figures = _export("--as-of", "2024-06-30", "--segment", "SMB", "--format", "json")
+
+    assert list(figures) == ["kickoff", "onboarding", "infrastructure_ready", "first_value", "outcome_achieved"]
+    # Reached: 4, 10, 20. Target 14 passed for four journeys (not the one aged 5), two within it.
+    # Kaplan-Meier: S(4) = 4/5, S(10) = 4/5 * 2/3 = 8/15, S(20) = 8/15 * 1/2 = 4/15.
+    assert figures["kickoff"] == {
+        "journeys": 5,
+        "reached": 3,
+        "median_days": 10.0,
+        "p75_days": 15.0,
+        "p90_days": 18.0,
+        "within_target_pct": 50.0,
+        "km_median_days": 20,
+    }
+
+
+def test_export_unreached_milestone_nulls(book):
+    figures = _export("--as-of", "2024-06-30", "--segment", "SMB")
+
+    assert figures["onboarding"] == {
+        "journeys": 5,
+        "reached": 0,
+        "median_days": None,
+        "p75_days": None,
+        "p90_days": None,
+        "within_target_pct": 0.0,
+        "km_median_days": None,
+    }
+
+
+def test_export_cohort_quarter(book):
+    figures = _export("--as-of", "2024-06-30", "--segment", "SMB", "--cohort", "2024-Q1")
+
+    # The journey of 2024-06-25 is in Q2. Kaplan-Meier: S(4) = 3/4, S(10) = 3/4 * 2/3 = 1/2.
+    assert figures["kickoff"]["journeys"] == 4
+    assert figures["kickoff"]["km_median_days"] == 10
+    assert figures["kickoff"]["within_target_pct"] == 50.0
+
+
+def test_export_all_segments_includes_large(book):
+    figures = _export("--as-of", "2024-06-30")
+
+    assert figures["kickoff"]["journeys"] == 6
+    assert figures["kickoff"]["reached"] == 4
+
+
+def test_export_ignores_dates_after_as_of(book):
+    figures = _export("--as-of", "2024-01-10", "--segment", "SMB")
+
+    # Only the two journeys of 2024-01-01 exist; the kickoff on 2024-01-21 is still ahead.
+    assert figures["kickoff"]["journeys"] == 2
+    assert figures["kickoff"]["reached"] == 1
+    assert figures["kickoff"]["within_target_pct"] is None
+    assert figures["kickoff"]["km_median_days"] == 4
+
+
+def test_export_without_journeys_nulls():
+    figures = _export("--as-of", "2024-06-30")
+
+    assert figures["first_value"]["journeys"] == 0
+    assert figures["first_value"]["within_target_pct"] is None
+    assert figures["first_value"]["km_median_days"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "30/06/2024"], "expected YYYY-MM-DD"),
+        (["--as-of", "2024-06-30", "--segment", "Enterprise"], "expected Large, Mid-Market or SMB"),
+        (["--as-of", "2024-06-30", "--cohort", "2024-Q5"], "expected YYYY-MM or YYYY-Qn"),
+    ],
+)
+def test_export_rejects_bad_options(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("export_ttv", *args)
+
+
+def test_cohort_labels():
+    assert cohort_label(D(2024, 3, 31), "quarter") == "2024-Q1"
+    assert cohort_label(D(2024, 4, 1), "quarter") == "2024-Q2"
+    assert cohort_label(D(2024, 12, 31), "month") == "2024-12"
+
+
+def test_report_groups_by_tam_and_escapes_csv(book, client, manager):
+    formula = UserFactory(username="=cmd|calc")
+    _journey(D(2024, 2, 1))
+    JourneyFactory(account=AccountFactory(tam=formula), transaction_date=D(2024, 2, 1))
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report.csv", {"group_by": "tam", "segment": "SMB"})
+
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    groups = {row["group"] for row in rows}
+    assert groups == {"all", "No TAM", "'=cmd|calc"}
+    overall_kickoff = next(row for row in rows if row["group"] == "all" and row["milestone"] == "kickoff")
+    assert overall_kickoff["journeys"] == "7"
+    assert overall_kickoff["as_of"] == "2024-06-30"
+
+
+def test_report_reads_marks_only_for_today(book):
+    with time_machine.travel(NOW, tick=False):
+        mark_overdue_milestones()
+        today = ttv_report(ReportFilters(as_of=D(2024, 6, 30)), D(2024, 6, 30))
+        earlier = ttv_report(ReportFilters(as_of=D(2024, 5, 31)), D(2024, 6, 30))
+
+    kickoff = today.overall[0]
+    # The SMB journey of 2024-03-01 has no kickoff; the one of 2024-06-25 is within its 14 days.
+    assert kickoff.overdue_marked == 1
+    assert today.marks_read is True
+    assert earlier.overall[0].overdue_marked is None
