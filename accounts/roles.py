@@ -6,6 +6,7 @@ receive the permissions of every installed app.
 """
 
 from django.db import models
+from django.db.models import Q
 
 
 class Role(models.TextChoices):
@@ -72,8 +73,9 @@ def sync_role_groups(group_model, permission_model, role_permissions=None) -> No
     """
     for role, names in (role_permissions or ROLE_PERMISSIONS).items():
         group, _ = group_model.objects.get_or_create(name=role)
+        wanted = Q()
         for name in names:
             app_label, codename = name.split(".")
-            permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if permission is not None:
-                group.permissions.add(permission)
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        if names:
+            group.permissions.add(*permission_model.objects.filter(wanted))

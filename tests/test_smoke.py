@@ -13,3 +13,18 @@ def test_manager_may_read_all_accounts(manager):
 def test_tam_reads_only_owned_accounts(tam):
     assert not tam.has_perm("accounts.view_all_accounts")
     assert not tam.sees_all_accounts
+
+
+def test_every_app_role_permission_is_granted(db):
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import all_role_permissions
+
+    for role, names in all_role_permissions().items():
+        granted = {
+            f"{app_label}.{codename}"
+            for app_label, codename in Group.objects.get(name=role).permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        }
+        assert set(names) <= granted, role
