@@ -184,11 +184,30 @@ class RetentionCustomer(models.Model):
     month = models.DateField()
     level = models.CharField(max_length=12, choices=Level.choices)
     # The account the customer is: the ultimate parent, the account, or the subscription's account.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    subscription = models.ForeignKey(Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Rows are rewritten in bulk by every recomputation under the report lock, so
+    # these keys skip the database's foreign-key checks and single-column indexes:
+    # the unique constraints and the TAM index below cover every lookup.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    subscription = models.ForeignKey(
+        Subscription,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     segment = models.CharField(max_length=12, choices=SegmentKey.choices, help_text="Segment of the ultimate parent.")
     tam = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     a = CentsField()
     b = CentsField()
@@ -227,7 +246,6 @@ class RetentionCustomer(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["month", "level", "segment"], name="retcustomer_month_level_idx"),
             models.Index(fields=["tam", "level", "month"], name="retcustomer_tam_idx"),
         ]
 
