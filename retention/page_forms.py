@@ -119,3 +119,34 @@ class OverviewFilterForm(MonthFilterForm):
         if month_from and month_to and month_from > month_to:
             self.add_error("month_to", "The last month must not come before the first month.")
         return cleaned
+
+
+class ReasonFilterForm(MonthFilterForm):
+    """Month, level and segment of the reasons page. A blank or invalid month falls back to the page's default."""
+
+    month = MonthField(required=False, label="Month")
+
+    def _columns(self):
+        return [
+            Column("month", css_class="col-6 col-md-2"),
+            Column("level", css_class="col-sm-6 col-md-3"),
+            Column("segment", css_class="col-sm-6 col-md-3"),
+            Column(SHOW_BUTTON, css_class="col-auto"),
+        ]
+
+    def chosen_month(self) -> datetime.date | None:
+        """Return the valid month of the query string, or None when it is blank or invalid."""
+        if not self.is_bound:
+            return None
+        self.is_valid()
+        return getattr(self, "cleaned_data", {}).get("month")
+
+    def show_month(self, month: datetime.date | None) -> None:
+        """Fill a blank month field with the month the page shows. An invalid month stays, next to its error."""
+        if month is None:
+            return
+        if not self.is_bound:
+            self.initial["month"] = month
+        elif not self.data.get("month"):
+            self.data = self.data.copy()
+            self.data["month"] = format_month(month)

@@ -189,3 +189,54 @@ def customer_lines(customer: RetentionCustomer) -> QuerySet[MrrLine]:
     return lines.order_by(
         "month", "charge_type", "subscription__account__external_id", "subscription__external_id", "product", "pk"
     )
+
+
+def latest_cohort_month(level: str) -> datetime.date | None:
+    """Return the latest month whose stored result at `level` has a cohort, or None when no month has one."""
+    return (
+        RetentionResult.objects.filter(level=level, segment=SegmentKey.ALL, customers__gt=0)
+        .order_by("-month")
+        .values_list("month", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class CustomerLines:
+    """The MRR lines behind one customer row: recurring lines of M-12 and of M, and the true-ups of either month."""
+
+    customer: RetentionCustomer
+    baseline: list[MrrLine]
+    current: list[MrrLine]
+    trueups: list[MrrLine]
+
+    @property
+    def baseline_month(self) -> datetime.date:
+        return add_months(self.customer.month, -12)
+
+    @property
+    def baseline_total(self) -> Decimal:
+        return sum((line.mrr for line in self.baseline), ZERO)
+
+    @property
+    def current_total(self) -> Decimal:
+        return sum((line.mrr for line in self.current), ZERO)
+
+    @property
+    def trueup_total(self) -> Decimal:
+        return sum((line.mrr for line in self.trueups), ZERO)
+
+
+def split_customer_lines(customer: RetentionCustomer) -> CustomerLines:
+    """Group `customer_lines` into the recurring lines of each month and the true-ups, which no reason counts."""
+    from .models import ChargeType
+
+    baseline, current, trueups = [], [], []
+    for line in customer_lines(customer):
+        if line.charge_type == ChargeType.TRUEUP:
+            trueups.append(line)
+        elif line.month == customer.month:
+            current.append(line)
+        else:
+            baseline.append(line)
+    return CustomerLines(customer=customer, baseline=baseline, current=current, trueups=trueups)

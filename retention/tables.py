@@ -3,6 +3,8 @@
 import datetime
 
 import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
 
 from common.money import percentage
 from common.months import add_months, format_month
@@ -27,12 +29,8 @@ class MoneyColumn(tables.Column):
         return money(value)
 
 
-class MonthCustomerTable(tables.Table):
-    """The customers behind one month's retention figure, with their own A, B and C.
-
-    The per-customer percentages are for reading only. Totals are computed
-    from the summed amounts, never from these percentages.
-    """
+class CohortCustomerTable(tables.Table):
+    """Columns that name a stored cohort customer: name, ids, segment and, for readers of every account, the TAM."""
 
     customer = tables.Column(accessor="account__name", verbose_name="Customer", order_by=_ordered("account__name"))
     external_id = tables.Column(
@@ -45,6 +43,39 @@ class MonthCustomerTable(tables.Table):
     )
     segment = tables.Column(verbose_name="Segment", order_by=_ordered("segment"))
     tam = tables.Column(accessor="tam__username", verbose_name="TAM", order_by=_ordered("tam__username"), default="–")
+
+    def __init__(self, *args, month: datetime.date, level: str, show_tam: bool, **kwargs):
+        exclude = [] if level == Level.SUBSCRIPTION else ["subscription"]
+        if not show_tam:
+            exclude.append("tam")
+        super().__init__(*args, exclude=exclude, **kwargs)
+        self.month = month
+
+    def name_months(self, baseline: dict[str, str], current: dict[str, str], month_below: bool = False) -> None:
+        """Add M-12 to the headers in `baseline` and M to those in `current`, keyed by column name.
+
+        With `month_below` the month goes on a second line, which keeps narrow columns narrow.
+        Each instance works on its own copy of the columns, so this changes no other table.
+        """
+        for names, month in ((baseline, add_months(self.month, -12)), (current, self.month)):
+            for name, header in names.items():
+                if month_below:
+                    label = format_html('{}<br><span class="month-below">{}</span>', header, format_month(month))
+                else:
+                    label = f"{header}, {format_month(month)}"
+                self.columns[name].column.verbose_name = label
+
+    def render_segment(self, value):
+        return SegmentKey(value).label if value in SegmentKey.values else value
+
+
+class MonthCustomerTable(CohortCustomerTable):
+    """The customers behind one month's retention figure, with their own A, B and C.
+
+    The per-customer percentages are for reading only. Totals are computed
+    from the summed amounts, never from these percentages.
+    """
+
     a = MoneyColumn(verbose_name="A", order_by=_ordered("a"))
     b = MoneyColumn(verbose_name="B", order_by=_ordered("b"))
     c = MoneyColumn(verbose_name="C = min(A, B)", order_by=_ordered("c"))
@@ -58,20 +89,87 @@ class MonthCustomerTable(tables.Table):
         order_by = "customer"
         empty_text = "No customers in this month's cohort."
 
-    def __init__(self, *args, month: datetime.date, level: str, show_tam: bool, **kwargs):
-        exclude = [] if level == Level.SUBSCRIPTION else ["subscription"]
-        if not show_tam:
-            exclude.append("tam")
-        super().__init__(*args, exclude=exclude, **kwargs)
-        # Each instance works on its own copy of the columns, so the headers can name the months.
-        self.columns["a"].column.verbose_name = f"A, {format_month(add_months(month, -12))}"
-        self.columns["b"].column.verbose_name = f"B, {format_month(month)}"
-
-    def render_segment(self, value):
-        return SegmentKey(value).label if value in SegmentKey.values else value
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name_months({"a": "A"}, {"b": "B"})
 
     def render_gross(self, record):
         return pct(percentage(record.c, record.a, places=1))
 
     def render_net(self, record):
         return pct(percentage(record.b, record.a, places=1))
+
+
+class ProductsColumn(tables.Column):
+    """A customer's products with recurring MRR above zero, sorted by name.
+
+    The column cannot be sorted because the stored text lists the products in no particular order.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("orderable", False)
+        kwargs.setdefault("default", "–")
+        kwargs.setdefault("attrs", {"td": {"class": "text-wrap products"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        return ", ".join(value) if value else "–"
+
+
+class ReasonCustomerTable(CohortCustomerTable):
+    """The customers of one reason in one month, with the recurring MRR, products and seats it compares."""
+
+    customer = tables.Column(
+        accessor="account__name",
+        verbose_name="Customer",
+        order_by=_ordered("account__name"),
+        linkify=lambda record: reverse("retention:customer_lines", args=[record.pk]),
+    )
+    recurring_a = MoneyColumn(verbose_name="A", order_by=_ordered("recurring_a"))
+    recurring_b = MoneyColumn(verbose_name="B", order_by=_ordered("recurring_b"))
+    products_a = ProductsColumn(accessor="product_list_a", verbose_name="Products")
+    products_b = ProductsColumn(accessor="product_list_b", verbose_name="Products")
+    seats_a = tables.Column(verbose_name="Seats", order_by=_ordered("seats_a"), attrs=NUMBER_ATTRS)
+    seats_b = tables.Column(verbose_name="Seats", order_by=_ordered("seats_b"), attrs=NUMBER_ATTRS)
+    amount = MoneyColumn(accessor="reason_amount", verbose_name="Amount, USD", order_by=_ordered("reason_amount"))
+
+    class Meta:
+        attrs = {
+            "class": "table table-sm table-hover align-middle text-nowrap table-sortable small mb-0",
+            "id": "reason-customers",
+        }
+        order_by = "-amount"
+        empty_text = "No customers with this reason in this month."
+        # The amount comes next to A and B, so that it stays in view when the products make the table scroll.
+        sequence = ("...", "recurring_a", "recurring_b", "amount", "seats_a", "seats_b", "products_a", "products_b")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name_months(
+            {"recurring_a": "A", "products_a": "Products", "seats_a": "Seats"},
+            {"recurring_b": "B", "products_b": "Products", "seats_b": "Seats"},
+            month_below=True,
+        )
+
+
+class CustomerLineTable(tables.Table):
+    """MRR lines of one customer and month, or its true-ups of both months. Short lists, so neither sorted nor paged."""
+
+    month = tables.Column(verbose_name="Month")
+    account = tables.Column(accessor="subscription__account__external_id", verbose_name="Account ID")
+    subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription ID")
+    product = tables.Column(verbose_name="Product")
+    quantity = tables.Column(verbose_name="Seats", attrs=NUMBER_ATTRS)
+    mrr = MoneyColumn(verbose_name="MRR, USD")
+
+    class Meta:
+        orderable = False
+        attrs = {"class": "table table-sm align-middle mb-0"}
+        empty_text = "No lines."
+
+    def __init__(self, *args, table_id: str, show_month: bool = False, **kwargs):
+        super().__init__(*args, exclude=[] if show_month else ["month"], **kwargs)
+        self.attrs = {**self.attrs, "id": table_id}
+
+    def render_month(self, value):
+        return format_month(value)
