@@ -190,19 +190,20 @@ class EstimateForms:
         self.lines = LineFormSet(data, initial=lines, prefix="lines")
 
     def is_valid(self) -> bool:
-        valid = self.form.is_valid() & self.lines.is_valid()
-        if not valid:
+        form_valid = self.form.is_valid()
+        lines_valid = self.lines.is_valid()
+        day = self.form.cleaned_data.get("estimate_date")
+        if day is None:
             return False
-        quarter = quarter_of(self.form.cleaned_data["estimate_date"])
-        missing = {
-            item.role.pk: item
-            for item in selectors.missing_rates({line.role.pk for line in self.lines.lines()}, quarter)
-        }
-        for line_form in self.lines.kept_forms():
+        # Checked even when other fields are invalid, so that every error shows at once.
+        rated_forms = [form for form in self.lines.kept_forms() if form.cleaned_data.get("role") is not None]
+        roles = {form.cleaned_data["role"].pk for form in rated_forms}
+        missing = {item.role.pk: item for item in selectors.missing_rates(roles, quarter_of(day))}
+        for line_form in rated_forms:
             role = line_form.cleaned_data["role"]
             if role.pk in missing:
                 line_form.add_error("role", str(missing[role.pk]))
-        return not missing
+        return form_valid and lines_valid and not missing
 
     def add_error(self, error: ValidationError) -> None:
         """Show an error raised by a service on the form."""

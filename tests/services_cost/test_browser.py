@@ -36,7 +36,7 @@ def log_in(page, base_url, username):
     page.wait_for_url(re.compile(r"/retention/"))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC), tick=True)
 def test_admin_copies_rates_and_tam_builds_estimate(live_server, browser):  # noqa: F811
     UserFactory(username="browser_admin", role=Role.CS_ADMIN)

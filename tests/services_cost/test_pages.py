@@ -312,3 +312,18 @@ def test_csv_matches_page_and_ignores_locale(client, settings, tam, engineer_rat
     assert rows[0]["description"] == "'@setup"
     assert rows[0]["fiscal_quarter"] == "FY2026-Q1"
     assert rows[0]["status"] == "draft"
+
+
+@pytest.mark.django_db
+def test_estimate_form_shows_every_error_at_once(client, tam, engineer_rate):
+    trainer = ServiceRole.objects.create(name="Trainer")
+    client.force_login(tam)
+    data = estimate_data(AccountFactory(tam=tam), [(trainer.pk, "0", "")], price="-1.00")
+
+    response = client.post(NEW_ESTIMATE, data)
+
+    forms = response.context["forms"]
+    assert "price" in forms.form.errors
+    assert "hours" in forms.lines.forms[0].errors
+    assert "No standard cost rate for Trainer in FY2026-Q1" in forms.lines.forms[0].errors["role"][0]
+    assert not CostEstimate.objects.exists()
