@@ -104,7 +104,7 @@ def mixed_month(db):
 
 @pytest.fixture
 def filter_accounts(db):
-    """Trap 4: ACC-F1 (Mid-Market) 100 → 80 with fewer seats, ACC-F2 (SMB) 50 → 60 with more, 2023-01 to 2024-01."""
+    """ACC-F1 (Mid-Market) goes 100 → 80 with fewer seats, ACC-F2 (SMB) 50 → 60 with more, from 2023-01 to 2024-01."""
     make_account("ACC-F1", segment=Segment.MID_MARKET, name="Filter One")
     make_account("ACC-F2", segment=Segment.SMB, name="Filter Two")
     add_lines(
@@ -120,7 +120,7 @@ def filter_accounts(db):
 
 @pytest.fixture
 def globex(db):
-    """Trap 8: Globex Holding 00123 (250.00, then nothing) is the parent of Globex EU 00456 (500.00 → 600.00)."""
+    """Globex Holding 00123 (250.00, then nothing) is the parent of Globex EU 00456 (500.00 → 600.00)."""
     make_account("00123", segment=Segment.LARGE, name="Globex Holding")
     make_account("00456", parent=Account.objects.get(external_id="00123"), segment=Segment.LARGE, name="Globex EU")
     add_lines(
@@ -257,10 +257,10 @@ def test_navigation_has_reasons_entry(manager_client, mixed_month):
     assert re.search(r'<a class="nav-link active" href="/retention/reasons/">Reasons</a>', html)
 
 
-# Traps through the page
+# A baseline year before the first shown month, and a parent with ids that keep leading zeros
 
 
-def test_trap_4_reasons_of_2024_01(manager_client, filter_accounts):
+def test_baseline_year_reasons_2024_01(manager_client, filter_accounts):
     response = manager_client.get(REASONS, {"month": "2024-01"})
 
     assert category_rows(response, "churn-reasons") == {"Downgrade": ("1", "20.00", "100.0%")}
@@ -269,11 +269,11 @@ def test_trap_4_reasons_of_2024_01(manager_client, filter_accounts):
     assert shown(response, "recurring-change") == "-10.00"
 
 
-def test_trap_4_default_month_is_2024_01(manager_client, filter_accounts):
+def test_baseline_year_default_month(manager_client, filter_accounts):
     assert manager_client.get(REASONS).context["month"] == parse_month("2024-01")
 
 
-def test_trap_8_parent_level(manager_client, globex):
+def test_leading_zero_ids_parent_level(manager_client, globex):
     response = manager_client.get(REASONS, {"month": "2024-06", "level": "parent"})
 
     assert category_rows(response, "churn-reasons") == {"Downgrade": ("1", "150.00", "100.0%")}
@@ -283,7 +283,7 @@ def test_trap_8_parent_level(manager_client, globex):
     assert shown(response, "recurring-change") == "-150.00"
 
 
-def test_trap_8_account_level(manager_client, globex):
+def test_leading_zero_ids_account_level(manager_client, globex):
     response = manager_client.get(REASONS, {"month": "2024-06", "level": "account"})
 
     assert category_rows(response, "churn-reasons") == {"Cancellation": ("1", "250.00", "100.0%")}
@@ -292,7 +292,7 @@ def test_trap_8_account_level(manager_client, globex):
     assert shown(response, "recurring-change") == "-150.00"
 
 
-def test_trap_8_drill_down_keeps_leading_zeros(manager_client, globex):
+def test_drill_down_keeps_leading_zeros(manager_client, globex):
     response = manager_client.get(reasons_url("2024-06", "cancellation"), {"level": "account"})
 
     assert table_customers(response) == ["00123"]
