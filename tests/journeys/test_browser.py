@@ -52,7 +52,7 @@ def _log_in(page, base_url, username):
     page.wait_for_url(re.compile(r"/retention/$"))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_tam_records_kickoff_and_completes_onboarding(live_server, browser):
     tam = UserFactory(username="browser_tam", role=Role.TAM)
     product = ProductFactory(name="Premium")
@@ -94,7 +94,7 @@ def test_tam_records_kickoff_and_completes_onboarding(live_server, browser):
     assert script_errors == []
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_manager_opens_time_to_value_report(live_server, browser):
     UserFactory(username="browser_manager", role=Role.MANAGER)
     today = timezone.localdate()

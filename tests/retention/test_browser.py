@@ -63,7 +63,7 @@ def build_book():
     recompute_retention(None)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_manager_drills_from_overview_to_customers(live_server, browser):
     UserFactory(username="browser_manager", role=Role.MANAGER)
     build_book()

@@ -4,10 +4,9 @@ import os
 import re
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from accounts.models import Segment
-from accounts.roles import Role, all_role_permissions, sync_role_groups
+from accounts.roles import Role
 from retention.engine import recompute_retention
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
@@ -39,9 +38,6 @@ def build_book():
 
 @pytest.mark.django_db(transaction=True)
 def test_manager_follows_reason_to_customer_lines(live_server, browser):  # noqa: F811
-    # A flush by an earlier transactional test restores the groups before the retention
-    # permissions exist again, so the groups get their permissions here.
-    sync_role_groups(Group, Permission, all_role_permissions())
     UserFactory(username="browser_manager", role=Role.MANAGER)
     build_book()
     page = browser.new_page()
