@@ -21,6 +21,8 @@ ROLE_PERMISSIONS = {
         "accounts.view_account",
         "accounts.view_subscription",
         "accounts.view_contact",
+        "accounts.add_contact",
+        "accounts.change_contact",
         "retention.view_retentionresult",
     ],
     "Manager": [

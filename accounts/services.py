@@ -26,7 +26,7 @@ from retention.importing.staging import StagingTable
 from retention.locks import report_lock
 from retention.services import schedule_recompute
 
-from .models import Account, Segment, User
+from .models import Account, Contact, Segment, User
 from .roles import Role
 
 logger = logging.getLogger(__name__)
@@ -342,3 +342,11 @@ def refresh_ultimate_parents() -> int:
     ]
     Account.objects.bulk_update(changed, ["ultimate_parent"], batch_size=1000)
     return len(changed)
+
+
+def save_contact(account: Account, form) -> Contact:
+    """Store a validated contact form as a contact of `account`."""
+    contact = form.save(commit=False)
+    contact.account = account
+    contact.save()
+    return contact

@@ -1,5 +1,18 @@
+"""The home redirect, the about page, the account page and contact editing."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_safe
+
+from journeys import plan_selectors
+from journeys.selectors import account_segment, journey_milestones
+
+from . import selectors, services
+from .forms import ContactForm
+from .models import Account, Contact
 
 
 @login_required
@@ -9,3 +22,75 @@ def home(request):
 
 def about(request):
     return render(request, "about.html")
+
+
+def _account_for(request, pk: int, permission: str | None = None) -> Account:
+    """Return the account if the user may read it, or holds `permission` on it as its owning TAM; 403 otherwise."""
+    account = get_object_or_404(Account.objects.select_related("tam", "parent", "ultimate_parent"), pk=pk)
+    if permission is None:
+        allowed = selectors.can_read_account(request.user, account)
+    else:
+        allowed = selectors.can_change_account(request.user, account, permission)
+    if not allowed:
+        raise PermissionDenied
+    return account
+
+
+def _contact_for(request, account_pk: int, pk: int) -> Contact:
+    account = _account_for(request, account_pk, "accounts.change_contact")
+    return get_object_or_404(Contact.objects.select_related("account"), pk=pk, account=account)
+
+
+@require_safe
+@login_required
+def account_detail(request, pk: int):
+    account = _account_for(request, pk)
+    user = request.user
+    segment = account_segment(account)
+    plan = plan_selectors.current_plan(account)
+    journeys = account.journeys.select_related("tam").order_by("-transaction_date", "-id")
+    context = {
+        "account": account,
+        "segment": segment,
+        "children": selectors.account_children(account),
+        "subscriptions": selectors.subscriptions_with_mrr(account),
+        "contacts": selectors.account_contacts(account),
+        "journeys": [(journey, journey_milestones(journey, segment)) for journey in journeys],
+        "plan": plan,
+        "objectives": plan_selectors.plan_objectives(plan) if plan else [],
+        "outcomes": [outcome for outcome in plan_selectors.outcome_statuses(account) if outcome.objectives],
+        "state": plan_selectors.plan_states([account.pk])[account.pk],
+        "timeline": plan_selectors.timeline(account),
+        "can_edit_contacts": selectors.can_change_account(user, account, "accounts.change_contact"),
+        "can_add_contacts": selectors.can_change_account(user, account, "accounts.add_contact"),
+        "can_start_plan": selectors.can_change_account(user, account, "journeys.add_successplan")
+        and (plan is None or plan.is_closed),
+        "can_log": selectors.can_change_account(user, account, "journeys.add_activity"),
+        "can_edit_activities": selectors.can_change_account(user, account, "journeys.change_activity"),
+    }
+    return render(request, "accounts/account.html", context)
+
+
+def _contact_page(request, account: Account, contact: Contact | None):
+    form = ContactForm(request.POST or None, instance=contact, account=account)
+    if request.method == "POST" and form.is_valid():
+        contact = services.save_contact(account, form)
+        messages.success(request, f"Contact {contact.name} saved.")
+        return redirect(reverse("accounts:account", args=[account.pk]) + "#contacts")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "accounts/contact_edit.html", {"account": account, "contact": contact, "form": form}, status=status
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def contact_new(request, pk: int):
+    return _contact_page(request, _account_for(request, pk, "accounts.add_contact"), None)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def contact_edit(request, pk: int, contact_pk: int):
+    contact = _contact_for(request, pk, contact_pk)
+    return _contact_page(request, contact.account, contact)

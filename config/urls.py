@@ -12,5 +12,6 @@ urlpatterns = [
     path("retention/", include("retention.urls")),
     path("services-cost/", include("services_cost.urls")),
     path("journeys/", include("journeys.urls")),
+    path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 
+from . import plan_demo
 from .models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, Playbook, PlaybookTask, Product
 from .services import mark_overdue, record_milestones, start_journey, update_task
 
@@ -141,6 +142,12 @@ def _play(journey: Journey, plan: dict[str, int | None], rng: random.Random, tod
 
 
 def load(stdout) -> None:
+    """Load the journeys, then the success plans, contacts and activities; each part loads once."""
+    _load_journeys(stdout)
+    plan_demo.load(stdout)
+
+
+def _load_journeys(stdout) -> None:
     """Load playbooks and about 40 journeys over the last 18 months, then mark the overdue milestones."""
     if Journey.objects.exists():
         stdout.write("Journeys exist already; the journey demo is not loaded again.")

@@ -22,6 +22,7 @@ from .models import (
     Product,
     TaskStatus,
 )
+from .plan_selectors import objectives_govern_outcome
 from .rules import completion_date_problem, ten_percent_problem
 from .ttv import CohortPeriod
 
@@ -66,6 +67,10 @@ class MilestoneForm(forms.Form):
             field = self.fields["onboarding_date"]
             field.disabled = True
             field.help_text = "Set by the onboarding tasks: the date the last open task closed."
+        if objectives_govern_outcome(journey):
+            field = self.fields["outcome_achieved_date"]
+            field.disabled = True
+            field.help_text = "Set by the success plan: the date the last original-intent objective was achieved."
         self.helper = FormHelper()
         self.helper.form_method = "post"
         self.helper.form_id = "milestone-form"

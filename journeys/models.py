@@ -228,3 +228,7 @@ class OverdueMark(models.Model):
             models.UniqueConstraint(fields=["journey", "milestone"], name="overduemark_unique_journey_milestone"),
         ]
         indexes = [models.Index(fields=["milestone"], name="overduemark_milestone_idx")]
+
+
+# Success plans and the timeline live in their own module; imported here so that Django finds them.
+from .plan_models import Activity, ActivityKind, Objective, ObjectiveStatus, PlanStatus, SuccessPlan  # noqa: E402, F401

@@ -87,6 +87,10 @@ def start_journey(
     for task in tasks:
         # One save per task, so that each gets its creation in the history.
         task.save()
+    # The objectives that exist at the transaction become its original purchase intent.
+    from .plan_services import mark_original_intent
+
+    mark_original_intent(journey)
     logger.debug("journey %s started for account %s with %d tasks", journey.pk, account.pk, len(tasks))
     return journey
 
@@ -95,15 +99,20 @@ def start_journey(
 def record_milestones(journey: Journey, values: dict) -> Journey:
     """Store the milestone fields in `values` (names from MILESTONE_FIELDS) that differ from the journey's.
 
-    The onboarding date of a journey with tasks follows its tasks and is not
-    taken from `values`. Overdue marks of milestones that are now reached are
+    The onboarding date of a journey with tasks follows its tasks, and Outcome
+    Achieved of a journey with original-intent objectives follows them, so
+    neither is taken from `values` then. Overdue marks of milestones that are now reached are
     removed at once; the daily job adds marks.
     """
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
-    has_tasks = journey.tasks.exists()
+    derived = set()
+    if journey.tasks.exists():
+        derived.add("onboarding_date")
+    if journey.intent_objectives.filter(original_intent=True).exists():
+        derived.add("outcome_achieved_date")
     changed = []
     for field in MILESTONE_FIELDS:
-        if field not in values or (field == "onboarding_date" and has_tasks):
+        if field not in values or field in derived:
             continue
         if getattr(journey, field) != values[field]:
             setattr(journey, field, values[field])
@@ -145,6 +154,14 @@ def sync_onboarding(journey: Journey) -> None:
     if journey.onboarding_date != completed:
         journey.onboarding_date = completed
         journey.save(update_fields=["onboarding_date"])
+        _drop_reached_marks(journey)
+
+
+def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
+    """Store the Outcome Achieved date that the original-intent objectives give; the caller holds the row lock."""
+    if journey.outcome_achieved_date != day:
+        journey.outcome_achieved_date = day
+        journey.save(update_fields=["outcome_achieved_date"])
         _drop_reached_marks(journey)
 
 

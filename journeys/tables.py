@@ -36,6 +36,7 @@ class OpenJourneyTable(tables.Table):
         format="Y-m-d", accessor="next_target_date", verbose_name="Target date", order_by=_ordered("next_target_date")
     )
     status = tables.Column(accessor="next_is_overdue", verbose_name="Past target", orderable=False)
+    plan = tables.Column(empty_values=(), verbose_name="Success plan", orderable=False)
     tam = tables.Column(
         accessor="journey__tam__username", verbose_name="TAM", default="–", order_by=_ordered("journey__tam__username")
     )
@@ -45,8 +46,10 @@ class OpenJourneyTable(tables.Table):
         row_attrs = {"data-journey": lambda record: record.journey.pk}
         order_by = ("transaction_date",)
 
-    def __init__(self, *args, show_tam: bool, **kwargs):
+    def __init__(self, *args, show_tam: bool, plan_states: dict | None = None, **kwargs):
         super().__init__(*args, exclude=[] if show_tam else ["tam"], **kwargs)
+        # Account id to `plan_selectors.PlanState`.
+        self.plan_states = plan_states or {}
 
     def render_account(self, value, record):
         url = reverse("journeys:journey", args=[record.journey.pk])
@@ -65,6 +68,18 @@ class OpenJourneyTable(tables.Table):
             labels = ", ".join(milestone.label for milestone in record.overdue)
             return format_html('<span class="badge text-bg-warning">Earlier late: {}</span>', labels)
         return mark_safe('<span class="badge text-bg-success">On track</span>')
+
+    def render_plan(self, record):
+        state = self.plan_states.get(record.journey.account_id)
+        if state is None:
+            return "–"
+        return format_html(
+            '<span class="badge {} plan-state" data-state="{}" title="{}">{}</span>',
+            state.badge,
+            state.value,
+            state.label,
+            state.short_label,
+        )
 
 
 class PlaybookTable(tables.Table):

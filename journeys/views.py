@@ -26,6 +26,7 @@ from .forms import (
     TaskForm,
 )
 from .models import Journey, JourneyTask, Playbook
+from .plan_selectors import plan_states
 from .tables import OpenJourneyTable, PlaybookTable
 from .ttv import CohortPeriod, ReportFilters, parse_cohort, ttv_report
 
@@ -80,7 +81,8 @@ def _render_journey(request, journey, *, milestone_form=None, task_form=None, st
 def my_accounts(request):
     today = timezone.localdate()
     rows = selectors.my_open_journeys(request.user, today)
-    table = OpenJourneyTable(rows, show_tam=request.user.sees_all_accounts)
+    states = plan_states({row.journey.account_id for row in rows})
+    table = OpenJourneyTable(rows, show_tam=request.user.sees_all_accounts, plan_states=states)
     table.paginate(page=request.GET.get("page", 1), per_page=50)
     context = {"table": table, "count": len(rows), "sees_all": request.user.sees_all_accounts}
     return render(request, "journeys/my_accounts.html", context)

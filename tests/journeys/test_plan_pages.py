@@ -1,0 +1,267 @@
+"""Every plan, account and timeline page as owning TAM, other TAM, manager, CS admin and anonymous."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from accounts.models import Contact, Persona
+from journeys.plan_models import Activity, Objective, ObjectiveStatus, PlanStatus, SuccessPlan
+from journeys.services import start_journey
+from tests.factories import AccountFactory
+
+from .plan_factories import ActivityFactory, ContactFactory, ObjectiveFactory, SuccessPlanFactory
+
+D = datetime.date
+NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
+pytestmark = pytest.mark.django_db
+
+USERS = ["tam", "other_tam", "manager", "cs_admin", "anonymous"]
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def world(tam):
+    account = AccountFactory(tam=tam, name="Globex")
+    plan = SuccessPlanFactory(account=account)
+    objective = ObjectiveFactory(plan=plan, business_outcome="Ship faster")
+    journey = start_journey(account=account, transaction_date=D(2024, 6, 1), licenses=100)
+    contact = ContactFactory(account=account, name="Dana")
+    meeting = ActivityFactory(account=account, date=D(2024, 6, 5))
+    return {
+        "account": account,
+        "plan": plan,
+        "objective": objective,
+        "journey": journey,
+        "contact": contact,
+        "activity": meeting,
+    }
+
+
+@pytest.fixture
+def login(client, request):
+    def as_user(name):
+        if name != "anonymous":
+            client.force_login(request.getfixturevalue(name))
+        return client
+
+    return as_user
+
+
+def _expect(response, expected):
+    if expected == "login":
+        assert response.status_code == 302
+        assert response.url.startswith("/login/")
+    else:
+        assert response.status_code == expected
+
+
+PAGES = [
+    ("/accounts/{account}/", (200, 403, 200, 200, "login")),
+    ("/accounts/{account}/contacts/new/", (200, 403, 403, 403, "login")),
+    ("/accounts/{account}/contacts/{contact}/", (200, 403, 403, 403, "login")),
+    ("/journeys/plans/{plan}/", (200, 403, 200, 200, "login")),
+    ("/journeys/plans/{plan}/print/", (200, 403, 200, 200, "login")),
+    ("/journeys/plans/{plan}/objectives/new/", (200, 403, 403, 403, "login")),
+    ("/journeys/plans/{plan}/objectives/{objective}/", (200, 403, 403, 403, "login")),
+    ("/journeys/accounts/{account}/activities/new/", (200, 403, 403, 403, "login")),
+    ("/journeys/activities/{activity}/", (200, 403, 403, 403, "login")),
+    ("/journeys/activities/{activity}/kickoff/", (200, 403, 403, 403, "login")),
+    ("/journeys/plans/", (403, 403, 200, 200, "login")),
+]
+
+
+def _url(url, world):
+    return url.format(**{key: value.pk for key, value in world.items()})
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize(("url", "statuses"), PAGES, ids=[url for url, _ in PAGES])
+def test_page_status_by_role(login, world, user, url, statuses):
+    response = login(user).get(_url(url, world))
+
+    _expect(response, dict(zip(USERS, statuses, strict=True))[user])
+
+
+def _posts(world):
+    objective_values = {
+        "business_outcome": "Cut build time",
+        "success_criteria": "Under 5 minutes",
+        "status": "planned",
+    }
+    return {
+        "plan_new": ("/journeys/accounts/{account}/plan/new/", {}),
+        "plan": ("/journeys/plans/{plan}/", {"status": "draft", "closing_summary": ""}),
+        "objective_new": ("/journeys/plans/{plan}/objectives/new/", objective_values),
+        "objective": ("/journeys/plans/{plan}/objectives/{objective}/", objective_values),
+        "intent": ("/journeys/objectives/{objective}/intent/", {}),
+        "contact_new": ("/accounts/{account}/contacts/new/", {"name": "Lee", "persona": Persona.CHAMPION}),
+        "contact": ("/accounts/{account}/contacts/{contact}/", {"name": "Dana R", "persona": Persona.OTHER}),
+        "activity_new": (
+            "/journeys/accounts/{account}/activities/new/",
+            {"kind": "call", "date": "2024-06-20", "summary": "Call"},
+        ),
+        "activity": ("/journeys/activities/{activity}/", {"kind": "meeting", "date": "2024-06-05", "summary": "X"}),
+        "kickoff": ("/journeys/activities/{activity}/kickoff/", {"journey": world["journey"].pk}),
+    }
+
+
+POSTS = [
+    # plan_new answers 302 for the owning TAM even though a plan is open: it redirects with an error message.
+    ("plan_new", (302, 403, 403, 403, "login")),
+    ("plan", (302, 403, 403, 403, "login")),
+    ("objective_new", (302, 403, 403, 403, "login")),
+    ("objective", (302, 403, 403, 403, "login")),
+    ("intent", (403, 403, 403, 302, "login")),
+    ("contact_new", (302, 403, 403, 403, "login")),
+    ("contact", (302, 403, 403, 403, "login")),
+    ("activity_new", (302, 403, 403, 403, "login")),
+    ("activity", (302, 403, 403, 403, "login")),
+    ("kickoff", (302, 403, 403, 403, "login")),
+]
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize(("name", "statuses"), POSTS, ids=[name for name, _ in POSTS])
+def test_post_status_by_role(login, world, user, name, statuses):
+    url, data = _posts(world)[name]
+    before = (Objective.objects.count(), Contact.objects.count(), Activity.objects.count(), SuccessPlan.objects.count())
+
+    response = login(user).post(_url(url, world), data)
+
+    expected = dict(zip(USERS, statuses, strict=True))[user]
+    _expect(response, expected)
+    if expected != 302:
+        after = (
+            Objective.objects.count(),
+            Contact.objects.count(),
+            Activity.objects.count(),
+            SuccessPlan.objects.count(),
+        )
+        assert after == before
+        world["journey"].refresh_from_db()
+        assert world["journey"].kickoff_date is None
+
+
+def test_cs_admin_clears_flag(login, world):
+    response = login("cs_admin").post(f"/journeys/objectives/{world['objective'].pk}/intent/", {})
+
+    assert response.status_code == 302
+    assert not Objective.objects.get(pk=world["objective"].pk).original_intent
+
+
+def test_logging_first_meeting_redirects_to_offer(login, tam):
+    account = AccountFactory(tam=tam)
+    start_journey(account=account, transaction_date=D(2024, 6, 1), licenses=10)
+
+    response = login("tam").post(
+        f"/journeys/accounts/{account.pk}/activities/new/", {"kind": "meeting", "date": "2024-06-04", "summary": "Hi"}
+    )
+
+    activity = Activity.objects.get(account=account)
+    assert response.status_code == 302
+    assert response.url == f"/journeys/activities/{activity.pk}/kickoff/"
+    assert activity.logged_by == tam
+
+
+def test_accepting_offer_page_completes_kickoff(login, world):
+    response = login("tam").post(
+        f"/journeys/activities/{world['activity'].pk}/kickoff/", {"journey": world["journey"].pk}
+    )
+
+    world["journey"].refresh_from_db()
+    assert response.status_code == 302
+    assert world["journey"].kickoff_date == D(2024, 6, 5)
+
+
+def test_future_activity_rejected(login, world):
+    response = login("tam").post(
+        f"/journeys/accounts/{world['account'].pk}/activities/new/",
+        {"kind": "call", "date": "2024-07-02", "summary": "x"},
+    )
+
+    assert response.status_code == 400
+    assert Activity.objects.count() == 1
+
+
+def test_achieved_needs_date(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
+
+    response = login("tam").post(url, {"business_outcome": "Ship faster", "status": ObjectiveStatus.ACHIEVED})
+
+    assert response.status_code == 400
+    assert Objective.objects.get(pk=world["objective"].pk).status == ObjectiveStatus.PLANNED
+
+
+def test_original_achieved_before_transaction_rejected(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
+    data = {"business_outcome": "Ship faster", "status": ObjectiveStatus.ACHIEVED, "achieved_date": "2024-05-20"}
+
+    response = login("tam").post(url, data)
+
+    assert response.status_code == 400
+
+
+def test_duplicate_contact_email_rejected(login, world):
+    ContactFactory(account=world["account"], email="dana@globex.example")
+
+    response = login("tam").post(
+        f"/accounts/{world['account'].pk}/contacts/new/",
+        {"name": "Dana 2", "email": "DANA@globex.example", "persona": Persona.OTHER},
+    )
+
+    assert response.status_code == 400
+
+
+def test_account_page_shows_plan_state_and_mrr(login, world):
+    response = login("manager").get(f"/accounts/{world['account'].pk}/")
+
+    content = response.content.decode()
+    assert 'data-state="green"' in content
+    assert "Ship faster" in content
+    assert "Dana" in content
+
+
+def test_my_accounts_shows_plan_state(login, world):
+    response = login("tam").get("/journeys/")
+
+    assert 'class="badge text-bg-success plan-state' in response.content.decode()
+
+
+def test_overview_filters_by_tam_and_lists_due(login, world, other_tam):
+    AccountFactory(tam=other_tam, name="Initech")
+    ObjectiveFactory(plan=world["plan"], business_outcome="Late one", target_date=D(2024, 6, 1))
+
+    response = login("manager").get("/journeys/plans/", {"tam": world["account"].tam.pk})
+
+    by_state = response.context["by_state"]
+    assert [account.name for account in by_state["green"]] == ["Globex"]
+    assert by_state["red"] == []
+    assert [objective.business_outcome for objective in response.context["due"]] == ["Late one"]
+
+
+def test_overview_lists_achieved_in_period(login, world):
+    ObjectiveFactory(
+        plan=world["plan"], business_outcome="Done", status=ObjectiveStatus.ACHIEVED, achieved_date=D(2024, 5, 10)
+    )
+
+    inside = login("manager").get("/journeys/plans/", {"achieved_from": "2024-05-01", "achieved_to": "2024-05-31"})
+    outside = login("manager").get("/journeys/plans/", {"achieved_from": "2024-06-01", "achieved_to": "2024-06-30"})
+
+    assert [objective.business_outcome for objective in inside.context["achieved"]] == ["Done"]
+    assert list(outside.context["achieved"]) == []
+
+
+def test_closed_plan_read_only(login, world):
+    SuccessPlan.objects.filter(pk=world["plan"].pk).update(
+        status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
+    )
+
+    response = login("tam").get(f"/journeys/plans/{world['plan'].pk}/objectives/new/")
+
+    assert response.status_code == 403
