@@ -2,8 +2,8 @@
 
 import csv
 
+from common.csvexport import escape_text_cell
 from common.money import format_percentage
-from retention.exports import escape_text_cell
 
 from .ttv import MilestoneFigures, Report
 

@@ -8,6 +8,7 @@ import csv
 import datetime
 from collections.abc import Iterable, Iterator
 
+from common.csvexport import escape_text_cell
 from common.money import format_money, format_percentage, percentage
 from common.months import format_month
 
@@ -26,15 +27,6 @@ MONTH_CUSTOMER_COLUMNS = [
     "gross_pct",
     "net_pct",
 ]
-
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_text_cell(value: str) -> str:
-    """Prefix a text cell that a spreadsheet would read as a formula with a single quote."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-
 
 def customer_id(customer: RetentionCustomer, level: str) -> str:
     """Return the external id that names a customer at `level`: its subscription's at the subscription level."""

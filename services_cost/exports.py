@@ -8,8 +8,8 @@ Text cells that a spreadsheet would run as a formula are escaped.
 import csv
 from decimal import Decimal
 
+from common.csvexport import escape_text_cell
 from common.money import format_money, format_percentage
-from retention.exports import escape_text_cell
 
 from .models import CostEstimate
 from .selectors import EstimateCosting

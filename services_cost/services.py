@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
+from common.csvexport import FORMULA_PREFIXES
 from common.fiscal import FiscalQuarter, quarter_of
-from retention.exports import FORMULA_PREFIXES
 
 from . import selectors
 from .models import CostEstimate, CostRate, EstimateLine, EstimateStatus, ServiceRole
