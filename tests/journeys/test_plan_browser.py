@@ -38,7 +38,7 @@ def _achieve(page, row, day):
     page.wait_for_url(re.compile(r"#objective-\d+$"))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_tam_plan_kickoff_and_outcome(live_server, browser):  # noqa: F811
     tam = UserFactory(username="browser_tam", role=Role.TAM)
     account = AccountFactory(tam=tam, name="Globex", segment=Segment.SMB)
