@@ -111,7 +111,8 @@ def test_manager_opens_time_to_value_report(live_server, browser):
     page.on("pageerror", lambda error: script_errors.append(str(error)))
 
     _log_in(page, live_server.url, "browser_manager")
-    page.click("text=Time to value")
+    page.click("nav >> text=Customers")
+    page.click("nav >> text=Time to value")
     page.wait_for_url(re.compile(r"/journeys/report/$"))
 
     kickoff = page.locator('#ttv-overall tr[data-milestone="kickoff"]').inner_text()

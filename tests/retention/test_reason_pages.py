@@ -254,7 +254,7 @@ def test_overview_and_month_pages_link_to_reasons(manager_client, mixed_month):
 def test_navigation_has_reasons_entry(manager_client, mixed_month):
     html = manager_client.get(REASONS).content.decode()
 
-    assert re.search(r'<a class="nav-link active" href="/retention/reasons/">Reasons</a>', html)
+    assert re.search(r'<a class="dropdown-item active" href="/retention/reasons/">Reasons</a>', html)
 
 
 # A baseline year before the first shown month, and a parent with ids that keep leading zeros
