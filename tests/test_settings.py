@@ -63,3 +63,22 @@ def test_production_starts_with_secret_key():
 
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["debug"] is False
+
+
+def test_production_passes_deploy_checks():
+    environment = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    environment.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="k" * 20 + "a-long-random-production-secret-for-the-check",
+        ALLOWED_HOSTS="tamarind.example.com",
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr

@@ -1,0 +1,24 @@
+// Poll an import's progress and reload the page when it has finished.
+(function () {
+  const bar = document.getElementById("import-progress");
+  const rows = document.getElementById("import-rows");
+  if (!bar) {
+    return;
+  }
+  async function poll() {
+    const response = await fetch(bar.dataset.url, {headers: {"Accept": "application/json"}});
+    if (!response.ok) {
+      return;
+    }
+    const progress = await response.json();
+    if (progress.finished) {
+      window.location.reload();
+      return;
+    }
+    bar.setAttribute("aria-valuenow", progress.percent);
+    bar.firstElementChild.style.width = progress.percent + "%";
+    rows.textContent = progress.rows_read;
+    window.setTimeout(poll, 1500);
+  }
+  window.setTimeout(poll, 1000);
+})();
