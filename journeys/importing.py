@@ -29,6 +29,7 @@ from retention.importing.staging import StagingTable
 
 from .models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, JourneyTask, Milestone
 from .rules import completion_date_problem, ten_percent_problem
+from .services import drop_reached_marks
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +242,7 @@ def _write(stage: StagingTable) -> tuple[int, int]:
     # seconds; the history table needs a record per journey anyway.
     names = [column for column, _ in STAGE_COLUMNS]
     created = updated = 0
+    saved_ids = []
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {', '.join(names)} FROM {stage.name} ORDER BY line")
@@ -274,4 +276,6 @@ def _write(stage: StagingTable) -> tuple[int, int]:
             journey.first_value_basis = row["first_value_basis"] or ""
             journey.first_value_users = row["first_value_users"]
             journey.save()
+            saved_ids.append(journey.pk)
+        drop_reached_marks(saved_ids)
     return created, updated

@@ -2,7 +2,7 @@
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from django.db import transaction
 from django.db.models import Max
@@ -168,6 +168,15 @@ def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
 def _drop_reached_marks(journey: Journey) -> None:
     reached = [milestone for milestone in Milestone if journey.milestone_date(milestone) is not None]
     OverdueMark.objects.filter(journey=journey, milestone__in=reached).delete()
+
+
+def drop_reached_marks(journey_ids: Collection[int]) -> int:
+    """Delete the overdue marks of milestones that the given journeys have reached; return how many."""
+    removed = 0
+    for milestone in Milestone:
+        reached = {f"journey__{milestone.date_field}__isnull": False}
+        removed += OverdueMark.objects.filter(journey_id__in=journey_ids, milestone=milestone, **reached).delete()[0]
+    return removed
 
 
 @transaction.atomic

@@ -7,8 +7,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from journeys.importing import import_journeys
-from journeys.models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, TaskStatus
-from journeys.services import start_journey, update_task
+from journeys.models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, Milestone, TaskStatus
+from journeys.services import mark_overdue, start_journey, update_task
 from tests.factories import AccountFactory, UserFactory
 
 from .factories import PlaybookTaskFactory, ProductFactory
@@ -203,3 +203,16 @@ def test_import_command_reports_missing_column(tmp_path, accounts):
 
     with pytest.raises(CommandError, match="missing column licenses"):
         call_command("import_journeys", str(path))
+
+
+def test_import_removes_mark_of_recorded_milestone(tmp_path, accounts):
+    import_journeys(_write(tmp_path, f"{HEADER}\n00123,2024-01-02,new,250,,,,,,,"))
+    mark_overdue(D(2024, 6, 30))
+    journey = Journey.objects.get()
+    assert set(journey.overdue_marks.values_list("milestone", flat=True)) == set(Milestone.values)
+
+    import_journeys(_write(tmp_path, f"{HEADER}\n00123,2024-01-02,new,250,2024-01-10,,,,,,"))
+
+    marks = set(journey.overdue_marks.values_list("milestone", flat=True))
+    assert marks == set(Milestone.values) - {Milestone.KICKOFF}
+
