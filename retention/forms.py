@@ -1,14 +1,26 @@
 """Forms of the import pages: upload a file, then map its columns."""
 
+from pathlib import PurePath
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.conf import settings
 
 from common.csvimport import ColumnSpec
 
 from .models import ColumnMapping, EndDateConvention, ImportKind
 
 COLUMN_PREFIX = "column_"
+UPLOAD_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def upload_limit_message(size_bytes: int) -> str:
+    limit = settings.IMPORT_MAX_UPLOAD_MB
+    return (
+        f"The file is {size_bytes / 1_048_576:.0f} MB; uploads are limited to {limit} MB. "
+        "Import larger files with the management commands."
+    )
 
 
 class UploadForm(forms.Form):
@@ -31,6 +43,21 @@ class UploadForm(forms.Form):
         uploaded = self.cleaned_data["file"]
         if not uploaded.size:
             raise forms.ValidationError("The file is empty.")
+        if uploaded.size > settings.IMPORT_MAX_UPLOAD_MB * 1_048_576:
+            raise forms.ValidationError(upload_limit_message(uploaded.size))
+        suffix = PurePath(uploaded.name).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            found = suffix or "a file without suffix"
+            raise forms.ValidationError(
+                f"Only CSV files ({', '.join(UPLOAD_SUFFIXES)}) can be imported, not {found}. "
+                "Save a spreadsheet as CSV UTF-8 first."
+            )
+        head = uploaded.read(4096)
+        uploaded.seek(0)
+        if b"\x00" in head:
+            raise forms.ValidationError(
+                "The file contains binary data, so it is not a CSV file. Save a spreadsheet as CSV UTF-8 first."
+            )
         return uploaded
 
     def clean(self):

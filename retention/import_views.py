@@ -1,5 +1,6 @@
 """Import pages for CS admins: past runs, upload, column mapping, and a run's progress and outcome."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import JsonResponse
@@ -8,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from common.csvimport import read_header
 
-from .forms import MappingForm, UploadForm
+from .forms import MappingForm, UploadForm, upload_limit_message
 from .importing import confirm_mapping, create_upload
 from .importing.runs import column_spec, progress, run_path, suggested_columns, unmatched_columns
 from .models import ImportRun, ImportStatus
@@ -32,6 +33,11 @@ def import_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @import_admin
 def import_new(request):
+    # Refuse an oversized upload before Django reads its body to disk.
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if request.method == "POST" and length > settings.IMPORT_MAX_UPLOAD_MB * 1_048_576 + 65_536:
+        context = {"form": UploadForm(), "upload_error": upload_limit_message(length)}
+        return render(request, "retention/imports/new.html", context, status=413)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         run = create_upload(

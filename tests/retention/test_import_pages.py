@@ -335,3 +335,33 @@ def test_form_import_pages_reject_put(admin_client, name):
 
     assert response.status_code == 405
     assert not ImportRun.objects.exclude(status=ImportStatus.MAPPING).exists()
+
+
+def test_upload_of_spreadsheet_rejected_naming_type(admin_client):
+    workbook = SimpleUploadedFile("accounts.xlsx", b"PK\x03\x04\x00\x00binary", content_type="application/vnd.ms-excel")
+
+    response = upload(admin_client, ImportKind.ACCOUNTS, workbook)
+
+    assert response.status_code == 200
+    assert "Only CSV files (.csv, .txt, .tsv) can be imported, not .xlsx" in response.content.decode()
+    assert not ImportRun.objects.exists()
+
+
+def test_upload_of_binary_csv_rejected(admin_client):
+    binary = SimpleUploadedFile("accounts.csv", b"account_id\x00\x01\x02", content_type="text/csv")
+
+    response = upload(admin_client, ImportKind.ACCOUNTS, binary)
+
+    assert "contains binary data" in response.content.decode()
+    assert not ImportRun.objects.exists()
+
+
+def test_upload_over_size_limit_rejected_before_reading(admin_client, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    big = csv_upload("m.csv", MRR_HEADER + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring\n" * 40_000)
+
+    response = upload(admin_client, ImportKind.MRR, big)
+
+    assert response.status_code == 413
+    assert "uploads are limited to 1 MB" in response.content.decode()
+    assert not ImportRun.objects.exists()
