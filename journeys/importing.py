@@ -27,7 +27,8 @@ from common.csvimport import (
 )
 from retention.importing.staging import StagingTable
 
-from .models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, JourneyTask, Milestone
+from .models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, JourneyTask, Milestone, Objective
+from .plan_selectors import objectives_govern_outcome
 from .rules import completion_date_problem, ten_percent_problem
 from .services import drop_reached_marks
 
@@ -49,6 +50,7 @@ LICENSES_MAX_DIGITS = 9
 ACCOUNT = Account._meta.db_table
 JOURNEY = Journey._meta.db_table
 TASK = JourneyTask._meta.db_table
+OBJECTIVE = Objective._meta.db_table
 
 
 def parse_kind(text: str) -> str:
@@ -228,6 +230,28 @@ def _check_across_rows(stage: StagingTable, errors: ErrorCollector) -> None:
         )
     )
 
+    # A journey with original-intent objectives takes its Outcome Achieved date from them.
+    objective_driven = f"""
+        SELECT s.line, s.outcome_achieved, j.outcome_achieved_date FROM {stage.name} s
+        JOIN {ACCOUNT} a ON a.external_id = s.account_ext
+        JOIN {JOURNEY} j ON j.account_id = a.id AND j.transaction_date = s.transaction_date AND j.kind = s.kind
+        WHERE s.outcome_achieved IS NOT NULL
+          AND EXISTS (SELECT 1 FROM {OBJECTIVE} o WHERE o.journey_id = j.id AND o.original_intent)
+          AND (j.outcome_achieved_date IS NULL OR j.outcome_achieved_date <> s.outcome_achieved)"""
+    errors.add_counted(
+        *stage.fetch_errors(
+            objective_driven,
+            [],
+            lambda row: RowError(
+                row[0],
+                "outcome_achieved",
+                _as_date(row[1]).isoformat(),
+                "the journey's original-intent objectives set this date; leave the cell empty"
+                + (f" or write {_as_date(row[2]).isoformat()}" if row[2] else ""),
+            ),
+        )
+    )
+
 
 def _as_date(value) -> datetime.date | None:
     """Return a staged date: PostgreSQL returns a date, SQLite its ISO text."""
@@ -238,7 +262,7 @@ def _as_date(value) -> datetime.date | None:
 
 def _write(stage: StagingTable) -> tuple[int, int]:
     """Create or update one journey per staged row; each save records its history."""
-    # NOTE: one query or two per row, so a file of many thousand journeys takes
+    # NOTE: a few queries per row, so a file of many thousand journeys takes
     # seconds; the history table needs a record per journey anyway.
     names = [column for column, _ in STAGE_COLUMNS]
     created = updated = 0
@@ -257,6 +281,7 @@ def _write(stage: StagingTable) -> tuple[int, int]:
                 account=account, transaction_date=_as_date(row["transaction_date"]), kind=row["kind"]
             ).first()
             has_tasks = journey is not None and journey.tasks.exists()
+            has_intent = journey is not None and objectives_govern_outcome(journey)
             if journey is None:
                 journey = Journey(
                     account=account,
@@ -270,6 +295,8 @@ def _write(stage: StagingTable) -> tuple[int, int]:
             journey.licenses = row["licenses"]
             for milestone in Milestone:
                 if milestone == Milestone.ONBOARDING and has_tasks:
+                    continue
+                if milestone == Milestone.OUTCOME_ACHIEVED and has_intent:
                     continue
                 setattr(journey, milestone.date_field, _as_date(row[milestone.value]))
             journey.infrastructure_type = row["infrastructure_type"] or ""

@@ -12,6 +12,7 @@ from journeys.services import mark_overdue, start_journey, update_task
 from tests.factories import AccountFactory, UserFactory
 
 from .factories import PlaybookTaskFactory, ProductFactory
+from .plan_factories import ObjectiveFactory
 
 D = datetime.date
 NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
@@ -216,3 +217,23 @@ def test_import_removes_mark_of_recorded_milestone(tmp_path, accounts):
     marks = set(journey.overdue_marks.values_list("milestone", flat=True))
     assert marks == set(Milestone.values) - {Milestone.KICKOFF}
 
+
+def test_import_keeps_outcome_set_by_objectives(tmp_path, accounts):
+    account = AccountFactory(external_id="ACC-O")
+    ObjectiveFactory(plan__account=account)
+    journey = start_journey(account=account, transaction_date=D(2024, 1, 2), licenses=10)
+    assert journey.intent_objectives.filter(original_intent=True).exists()
+
+    errors = _errors(_write(tmp_path, f"{HEADER}\nACC-O,2024-01-02,new,10,,,,,,,2024-03-01"))
+    import_journeys(_write(tmp_path, f"{HEADER}\nACC-O,2024-01-02,new,10,2024-01-05,,,,,,"))
+
+    assert errors == [
+        (
+            2,
+            "outcome_achieved",
+            "2024-03-01",
+            "the journey's original-intent objectives set this date; leave the cell empty",
+        )
+    ]
+    journey.refresh_from_db()
+    assert (journey.kickoff_date, journey.outcome_achieved_date) == (D(2024, 1, 5), None)
