@@ -17,6 +17,11 @@ from .months import add_months, first_of_month, last_day
 
 _QUARTER_RE = re.compile(r"^FY(\d{4})-Q([1-4])$")
 
+# The fiscal years a quarter may belong to. Up to FY9998, the quarter after any accepted
+# quarter still starts before the year 10000, the end of `datetime.date`.
+FIRST_FISCAL_YEAR = 1901
+LAST_FISCAL_YEAR = 9998
+
 
 def fiscal_year_start_month() -> int:
     """Return the first month of the fiscal year (1 to 12) from the settings."""
@@ -81,9 +86,15 @@ def quarter_of(day: datetime.date) -> FiscalQuarter:
 def parse_quarter(text: str) -> FiscalQuarter:
     """Parse FY2027-Q1; raise ValueError otherwise."""
     match = _QUARTER_RE.match(text.strip())
-    if not match or int(match.group(1)) < 1901:
+    if not match:
         raise ValueError(f"invalid fiscal quarter {text!r}: expected FYyyyy-Qn, e.g. FY2027-Q1")
-    return FiscalQuarter(int(match.group(1)), int(match.group(2)))
+    fiscal_year = int(match.group(1))
+    if not FIRST_FISCAL_YEAR <= fiscal_year <= LAST_FISCAL_YEAR:
+        raise ValueError(
+            f"invalid fiscal quarter {text!r}: expected FYyyyy-Qn with a year from "
+            f"{FIRST_FISCAL_YEAR} to {LAST_FISCAL_YEAR}, e.g. FY2027-Q1"
+        )
+    return FiscalQuarter(fiscal_year, int(match.group(2)))
 
 
 def quarters_between(first: FiscalQuarter, last: FiscalQuarter) -> list[FiscalQuarter]:

@@ -12,7 +12,7 @@ from common.fiscal import FiscalQuarter, parse_quarter, quarter_of
 
 from . import selectors
 from .models import DEFAULT_BILLABLE_HOURS, ServiceRole
-from .services import MAX_AMOUNT, MAX_LINE_HOURS, LineInput
+from .services import MAX_AMOUNT, MAX_LINE_HOURS, LineInput, check_estimate_date
 
 
 def amount_field(label: str, help_text: str) -> forms.DecimalField:
@@ -114,6 +114,14 @@ class EstimateForm(forms.Form):
             Row(Column("account", css_class="col-md-6"), Column("title", css_class="col-md-6")),
             Row(Column("estimate_date", css_class="col-md-6"), Column("price", css_class="col-md-6")),
         )
+
+    def clean_estimate_date(self):
+        day = self.cleaned_data["estimate_date"]
+        try:
+            check_estimate_date(day)
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
+        return day
 
 
 class LineForm(forms.Form):

@@ -17,7 +17,7 @@ from common.csvimport import (
     parse_amount,
     parse_row,
 )
-from common.fiscal import FiscalQuarter, parse_quarter
+from common.fiscal import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, FiscalQuarter, parse_quarter
 from common.money import format_money
 
 from . import selectors
@@ -36,7 +36,10 @@ def parse_fiscal_quarter(text: str) -> FiscalQuarter:
     try:
         return parse_quarter(text)
     except ValueError:
-        raise InvalidValue("unknown fiscal quarter: expected FYyyyy-Qn with n from 1 to 4, e.g. FY2027-Q1") from None
+        raise InvalidValue(
+            f"unknown fiscal quarter: expected FYyyyy-Qn with a year from {FIRST_FISCAL_YEAR} to {LAST_FISCAL_YEAR} "
+            "and n from 1 to 4, e.g. FY2027-Q1"
+        ) from None
 
 
 def parse_non_negative_amount(text: str) -> Decimal:

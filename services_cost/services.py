@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from common.csvexport import FORMULA_PREFIXES
-from common.fiscal import FiscalQuarter, quarter_of
+from common.fiscal import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, FiscalQuarter, quarter_of
 
 from . import selectors
 from .models import CostEstimate, CostRate, EstimateLine, EstimateStatus, ServiceRole
@@ -42,6 +42,17 @@ def check_amount(field: str, value: Decimal, label: str) -> None:
         raise ValidationError({field: f"{label} must be at most {MAX_AMOUNT}, got {value}."})
     if value != value.quantize(Decimal("0.01")):
         raise ValidationError({field: f"{label} must have at most two decimal places, got {value}."})
+
+
+def check_estimate_date(day: datetime.date) -> None:
+    """Reject a date outside the accepted years: late in 9999 a fiscal year can end past `datetime.date`'s range."""
+    if not FIRST_FISCAL_YEAR <= day.year <= LAST_FISCAL_YEAR:
+        raise ValidationError(
+            {
+                "estimate_date": f"The estimate date must be in a year from {FIRST_FISCAL_YEAR} to "
+                f"{LAST_FISCAL_YEAR}, got {day.isoformat()}."
+            }
+        )
 
 
 def check_billable_hours(value: int) -> None:
@@ -177,6 +188,7 @@ def _check_estimate(
     if not title.strip():
         raise ValidationError({"title": "The estimate needs a title."})
     check_amount("price", price, "Price")
+    check_estimate_date(estimate_date)
     if not lines:
         raise ValidationError({"lines": "The estimate needs at least one line."})
     for number, line in enumerate(lines, start=1):

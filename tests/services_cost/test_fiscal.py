@@ -80,6 +80,19 @@ def test_parse_quarter_rejects(text):
         parse_quarter(text)
 
 
+@pytest.mark.parametrize("text", ["FY1900-Q4", "FY9999-Q1", "FY9999-Q4"])
+def test_parse_quarter_rejects_year_out_of_range(text):
+    with pytest.raises(ValueError, match="year from 1901 to 9998"):
+        parse_quarter(text)
+
+
+@pytest.mark.parametrize("start_month", [1, 2, 12])
+def test_next_of_last_accepted_quarter(settings, start_month):
+    settings.FISCAL_YEAR_START_MONTH = start_month
+
+    assert parse_quarter("FY9998-Q4").next() == FiscalQuarter(9999, 1)
+
+
 def test_parse_quarter_reads_label():
     assert parse_quarter(" FY2027-Q1 ") == FiscalQuarter(2027, 1)
 

@@ -162,6 +162,16 @@ def test_rates_page_with_invalid_quarter_falls_back(client, manager):
 
 
 @pytest.mark.django_db
+def test_rates_page_quarter_past_fy9998(client, manager):
+    client.force_login(manager)
+
+    response = client.get(RATES, {"quarter": "FY9999-Q4"})
+
+    assert response.status_code == 200
+    assert "a year from 1901 to 9998" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_estimate_form_creates_draft(client, tam, engineer_rate):
     account = AccountFactory(tam=tam)
     client.force_login(tam)
@@ -187,6 +197,13 @@ def test_estimate_form_creates_draft(client, tam, engineer_rate):
         (("engineer", "1,5", ""), {}, "line", "hours", "Hours must be a number such as 12.5."),
         (("engineer", "2", ""), {"price": "-1.00"}, "form", "price", "Price must not be negative."),
         (("engineer", "2", ""), {"estimate_date": "10/02/2026"}, "form", "estimate_date", "Enter a valid date."),
+        (
+            ("engineer", "2", ""),
+            {"estimate_date": "9999-12-31"},
+            "form",
+            "estimate_date",
+            "The estimate date must be in a year from 1901 to 9998, got 9999-12-31.",
+        ),
         (("999", "2", ""), {}, "line", "role", "Select a valid choice."),
         (
             ("trainer", "2", ""),
@@ -209,6 +226,7 @@ def test_estimate_form_creates_draft(client, tam, engineer_rate):
         "decimal-comma-hours",
         "negative-price",
         "ambiguous-date",
+        "date-past-9998",
         "unknown-role",
         "role-without-rate",
         "quarter-without-rates",
@@ -228,6 +246,19 @@ def test_estimate_form_rejects_input(client, tam, engineer_rate, line, changes, 
     assert message in errors[field][0]
     assert not CostEstimate.objects.exists()
     assert not EstimateLine.objects.exists()
+
+
+@pytest.mark.django_db
+def test_february_start_rejects_year_9999(client, settings, tam, engineer_rate):
+    settings.FISCAL_YEAR_START_MONTH = 2
+    client.force_login(tam)
+    data = estimate_data(AccountFactory(tam=tam), [(engineer_rate.role.pk, "2", "")], estimate_date="9999-12-31")
+
+    response = client.post(NEW_ESTIMATE, data)
+
+    assert response.status_code == 200
+    assert "estimate_date" in response.context["forms"].form.errors
+    assert not CostEstimate.objects.exists()
 
 
 @pytest.mark.django_db
