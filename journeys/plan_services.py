@@ -75,15 +75,16 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
 def set_original_intent(objective: Objective, value: bool) -> Objective:
     """Set or clear the original-intent flag, as a CS admin does; the history keeps the change.
 
-    Setting the flag on an objective that belongs to no journey yet ties it to
-    the account's latest journey; an account without a journey raises
-    ValidationError.
+    Setting the flag counts the objective for its own journey, or ties it to
+    the account's latest journey when it has none. An account without a journey
+    raises ValidationError, and so does an achieved date before that journey's
+    transaction (the TAM may have entered one while the flag was cleared).
     """
     objective = Objective.objects.select_for_update().select_related("plan__account").get(pk=objective.pk)
     if objective.original_intent == value:
         return objective
-    if value and objective.journey_id is None:
-        journey = latest_journey(objective.plan.account)
+    if value:
+        journey = objective.journey or latest_journey(objective.plan.account)
         if journey is None:
             raise ValidationError("The account has no journey, so no objective can be original purchase intent.")
         if objective.status == ObjectiveStatus.ACHIEVED and objective.achieved_date < journey.transaction_date:

@@ -156,6 +156,21 @@ def test_flag_set_later_ties_latest_journey(plan, account):
     assert objective.journey == latest
 
 
+def test_flag_again_rejects_early_achievement(plan, account):
+    objective = ObjectiveFactory(plan=plan)
+    journey = _start(account)
+    plan_services.set_original_intent(objective, False)
+    _achieve(objective, D(2024, 1, 5))
+
+    with pytest.raises(ValidationError, match="before the transaction"):
+        plan_services.set_original_intent(objective, True)
+
+    objective.refresh_from_db()
+    journey.refresh_from_db()
+    assert not objective.original_intent
+    assert journey.outcome_achieved_date is None
+
+
 def test_outcome_completes_on_last_original_achieved(plan, account):
     first = ObjectiveFactory(plan=plan)
     second = ObjectiveFactory(plan=plan)
