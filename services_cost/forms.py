@@ -21,7 +21,8 @@ def amount_field(label: str, help_text: str) -> forms.DecimalField:
         label=label,
         min_value=Decimal(0),
         max_value=MAX_AMOUNT,
-        max_digits=12,
+        # No max_digits: max_value and decimal_places reject every value it would, and its
+        # generic message would repeat theirs without naming the field.
         decimal_places=2,
         help_text=help_text,
         localize=False,
@@ -127,7 +128,7 @@ class EstimateForm(forms.Form):
 class LineForm(forms.Form):
     role = forms.ModelChoiceField(queryset=ServiceRole.objects.all())
     hours = forms.DecimalField(
-        max_digits=8,
+        # No max_digits, as in amount_field: max_value and decimal_places cover it.
         decimal_places=2,
         max_value=MAX_LINE_HOURS,
         localize=False,

@@ -262,6 +262,19 @@ def test_february_start_rejects_year_9999(client, settings, tam, engineer_rate):
 
 
 @pytest.mark.django_db
+def test_huge_amounts_give_one_message(client, tam, engineer_rate):
+    client.force_login(tam)
+    data = estimate_data(AccountFactory(tam=tam), [(engineer_rate.role.pk, "99999999999", "")], price="1" * 15)
+
+    response = client.post(NEW_ESTIMATE, data)
+
+    forms = response.context["forms"]
+    assert forms.lines.forms[0].errors["hours"] == ["Hours must be at most 999999.99."]
+    assert forms.form.errors["price"] == ["Price must be at most 9999999999.99."]
+    assert not CostEstimate.objects.exists()
+
+
+@pytest.mark.django_db
 def test_estimate_without_lines_is_rejected(client, tam, engineer_rate):
     client.force_login(tam)
 
