@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
+from common.csvimport import FIRST_YEAR
 
 from .models import (
     SEGMENT_CHOICES,
@@ -186,6 +187,11 @@ class StartJourneyForm(forms.Form):
 
     def clean_transaction_date(self):
         day = self.cleaned_data["transaction_date"]
+        if day.year < FIRST_YEAR:
+            first = datetime.date(FIRST_YEAR, 1, 1).isoformat()
+            raise forms.ValidationError(
+                f"The date {day.isoformat()} is before {first}; enter the transaction date as YYYY-MM-DD."
+            )
         if day > self.today:
             raise forms.ValidationError(f"The date {day.isoformat()} is in the future; today is {self.today}.")
         return day

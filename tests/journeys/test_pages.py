@@ -252,3 +252,17 @@ def test_my_accounts_lists_only_own_open_journeys(login, journey, other_tam):
     assert "Globex" in body
     assert "Initech" not in body
     assert response.context["count"] == 1
+
+
+def test_start_journey_rejects_year_before_1900(login, tam):
+    account = AccountFactory(tam=tam)
+
+    response = login("tam").post(
+        "/journeys/start/", {"account": account.pk, "kind": "new", "transaction_date": "0024-06-20", "licenses": "40"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["transaction_date"] == [
+        "The date 0024-06-20 is before 1900-01-01; enter the transaction date as YYYY-MM-DD."
+    ]
+    assert not Journey.objects.exists()
