@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv demo worker beat bench clean
+.PHONY: run test venv demo worker beat bench serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $$(bin/find-python) -m venv $(VENV)
@@ -27,6 +27,16 @@ test: venv
 bench: venv
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## Production shape on this machine: gunicorn, a Celery worker and beat, PostgreSQL and Redis, plain HTTP
+serve: venv
+	test -s .serve-secret || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > .serve-secret
+	SECRET_KEY="$$(cat .serve-secret)" \
+	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tamarind}" \
+	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}" \
+	ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+	SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false SECURE_HSTS_SECONDS=0 \
+	BIND=$(HOST):$(PORT) bin/serve
 
 worker: venv
 	$(VENV)/bin/celery -A config worker --loglevel=INFO
