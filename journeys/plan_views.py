@@ -232,7 +232,11 @@ def kickoff_offer(request, pk: int):
 def _overview_filters(request) -> tuple[PlanOverviewForm, selectors.PlanOverviewFilters]:
     today = timezone.localdate()
     form = PlanOverviewForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = {}
+    if form.is_bound:
+        form.is_valid()
+        # cleaned_data keeps only the valid fields, so an invalid one falls back to its default and the others filter.
+        data = form.cleaned_data
     tam = data.get("tam")
     filters = selectors.PlanOverviewFilters(
         today=today,

@@ -245,6 +245,17 @@ def test_overview_filters_by_tam_and_lists_due(login, world, other_tam):
     assert [objective.business_outcome for objective in response.context["due"]] == ["Late one"]
 
 
+def test_overview_invalid_date_keeps_tam_filter(login, world, other_tam):
+    AccountFactory(tam=other_tam, name="Initech")
+
+    response = login("manager").get("/journeys/plans/", {"tam": world["account"].tam.pk, "achieved_from": "junk"})
+
+    assert response.status_code == 200
+    assert "achieved_from" in response.context["form"].errors
+    accounts = [account.name for accounts in response.context["by_state"].values() for account in accounts]
+    assert accounts == ["Globex"]
+
+
 def test_overview_lists_achieved_in_period(login, world):
     ObjectiveFactory(
         plan=world["plan"], business_outcome="Done", status=ObjectiveStatus.ACHIEVED, achieved_date=D(2024, 5, 10)
