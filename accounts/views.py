@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from journeys import plan_selectors
-from journeys.selectors import account_segment, journey_milestones
+from journeys.selectors import account_segment, journey_milestones, target_days
 
 from . import selectors, services
 from .forms import ContactForm
@@ -48,14 +48,16 @@ def account_detail(request, pk: int):
     user = request.user
     segment = account_segment(account)
     plan = plan_selectors.current_plan(account)
-    journeys = account.journeys.select_related("tam").order_by("-transaction_date", "-id")
+    journeys = account.journeys.select_related("tam").prefetch_related("overdue_marks")
+    journeys = journeys.order_by("-transaction_date", "-id")
+    targets = target_days()
     context = {
         "account": account,
         "segment": segment,
         "children": selectors.account_children(account),
         "subscriptions": selectors.subscriptions_with_mrr(account),
         "contacts": selectors.account_contacts(account),
-        "journeys": [(journey, journey_milestones(journey, segment)) for journey in journeys],
+        "journeys": [(journey, journey_milestones(journey, segment, targets)) for journey in journeys],
         "plan": plan,
         "objectives": plan_selectors.plan_objectives(plan) if plan else [],
         "outcomes": [outcome for outcome in plan_selectors.outcome_statuses(account) if outcome.objectives],

@@ -136,10 +136,17 @@ class MilestoneRow:
     late: bool
 
 
-def journey_milestones(journey: Journey, segment: str) -> list[MilestoneRow]:
-    """Return each milestone of a journey with its days from the transaction and its target."""
-    targets = target_days()
-    marked = set(journey.overdue_marks.values_list("milestone", flat=True))
+def journey_milestones(
+    journey: Journey, segment: str, targets: dict[tuple[str, str], int] | None = None
+) -> list[MilestoneRow]:
+    """Return each milestone of a journey with its days from the transaction and its target.
+
+    A page that lists several journeys passes `targets` from target_days() and
+    prefetches `overdue_marks`, so each further journey costs no query.
+    """
+    if targets is None:
+        targets = target_days()
+    marked = {mark.milestone for mark in journey.overdue_marks.all()}
     rows = []
     for milestone in Milestone:
         date = journey.milestone_date(milestone)

@@ -4,6 +4,8 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Contact, Persona
 from journeys.plan_models import Activity, Objective, ObjectiveStatus, PlanStatus, SuccessPlan
@@ -225,6 +227,23 @@ def test_account_page_shows_plan_state_and_mrr(login, world):
     assert 'data-state="green"' in content
     assert "Ship faster" in content
     assert "Dana" in content
+
+
+def test_account_page_queries_flat_in_journeys(login, world):
+    client = login("tam")
+    url = f"/accounts/{world['account'].pk}/"
+    with CaptureQueriesContext(connection) as one_journey:
+        client.get(url)
+    for day in (2, 3, 4):
+        start_journey(account=world["account"], transaction_date=D(2024, 6, day), licenses=5, kind="expansion")
+
+    with CaptureQueriesContext(connection) as four_journeys:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert len(response.context["journeys"]) == 4
+    queries = len(four_journeys.captured_queries)
+    assert queries == len(one_journey.captured_queries)
 
 
 def test_my_accounts_shows_plan_state(login, world):
