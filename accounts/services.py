@@ -135,7 +135,7 @@ def import_accounts(
                 created = _write_accounts(stage, present)
             changed = refresh_ultimate_parents()
             # Reports use the hierarchy as stored now, so a change restates every month.
-            schedule_recompute(None)
+            schedule_recompute(None, import_run_id)
 
     summary = {
         "rows_read": csv_file.rows_read,

@@ -16,10 +16,10 @@ from django.db import connection
 from django.utils import timezone
 
 from common.money import percentage
-from common.months import add_months, month_range
+from common.months import add_months, month_range, parse_month
 
 from .locks import report_lock
-from .models import Level, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from .models import Level, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
 from .span import data_span
 
 logger = logging.getLogger(__name__)
@@ -129,6 +129,25 @@ def _join_products(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"string_agg({product}, ',' ORDER BY product)"
     return f"group_concat({product}, ',')"
+
+
+def recompute_pending() -> int:
+    """Recompute the months of every pending record and remove the records, in one transaction.
+
+    Returns how many months were computed. A run that dies leaves the records,
+    so the next run does the work again.
+    """
+    with report_lock():
+        pending = list(PendingRecompute.objects.select_for_update().order_by("pk"))
+        if not pending:
+            return 0
+        if any(record.months is None for record in pending):
+            months = None
+        else:
+            months = sorted({parse_month(text) for record in pending for text in record.months})
+        count = recompute_retention(months)
+        PendingRecompute.objects.filter(pk__in=[record.pk for record in pending]).delete()
+    return count
 
 
 def recompute_retention(months: list[datetime.date] | None = None) -> int:

@@ -267,3 +267,19 @@ class ReasonTotal(models.Model):
                 fields=["month", "level", "segment", "reason"], name="reasontotal_unique_month_level_segment_reason"
             )
         ]
+
+
+class PendingRecompute(models.Model):
+    """Months that wait for a recomputation, written in the same transaction as the change that needs it.
+
+    A row survives until a recomputation of its months commits, so a change is
+    never left without fresh figures, even when the task queue is unreachable.
+    """
+
+    months = models.JSONField(null=True, blank=True, help_text="YYYY-MM months; null means the whole data span.")
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueue_failed = models.BooleanField(default=False, help_text="The task queue could not be reached after commit.")
+
+    class Meta:
+        ordering = ["pk"]

@@ -1,16 +1,42 @@
 """Writes that other apps call into the retention app."""
 
 import datetime
+import functools
+import logging
+
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerError
 
 from common.months import format_month
 
+from .models import PendingRecompute
 
-def schedule_recompute(months: list[datetime.date] | None) -> None:
-    """Enqueue a recomputation of `months` once the current transaction commits.
+logger = logging.getLogger(__name__)
 
-    None means every month of the data span.
+
+def schedule_recompute(months: list[datetime.date] | None, import_run_id: int | None = None) -> None:
+    """Record that `months` need a recomputation and enqueue it once the current transaction commits.
+
+    None means every month of the data span. The record is written in the
+    caller's transaction, so it exists exactly when the change does; it is
+    removed by the recomputation that covers it.
     """
-    from .tasks import recompute_retention
-
     payload = None if months is None else sorted({format_month(month) for month in months})
-    recompute_retention.delay_on_commit(payload)
+    pending = PendingRecompute.objects.create(months=payload, import_run_id=import_run_id)
+    transaction.on_commit(functools.partial(_enqueue, pending.pk))
+
+
+def _enqueue(pending_id: int) -> None:
+    from .tasks import recompute_pending
+
+    try:
+        recompute_pending.delay()
+    except BrokerError as error:
+        # Beat runs recompute_pending every ten minutes, so the figures follow once the queue is back.
+        logger.warning("recompute %s is pending: the task queue is unreachable (%s)", pending_id, error)
+        PendingRecompute.objects.filter(pk=pending_id).update(enqueue_failed=True)
+
+
+def recompute_is_pending(import_run_id: int) -> bool:
+    """Return whether the recomputation that an import asked for could not be enqueued yet."""
+    return PendingRecompute.objects.filter(import_run_id=import_run_id, enqueue_failed=True).exists()

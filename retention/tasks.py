@@ -28,6 +28,18 @@ def recompute_retention(months: list[str] | None = None) -> int:
 
 
 @shared_task(acks_late=True, **RETRY)
+def recompute_pending() -> int:
+    """Recompute the months that imports and edits recorded as pending.
+
+    Enqueued after every such change commits, and run by beat every ten
+    minutes, which catches changes whose enqueue failed while the queue was down.
+    """
+    from .engine import recompute_pending as recompute
+
+    return recompute()
+
+
+@shared_task(acks_late=True, **RETRY)
 def recompute_previous_month() -> int:
     """Recompute the month that has just ended. Beat runs this on the 1st of every month at 02:00 UTC."""
     from django.utils import timezone

@@ -168,7 +168,14 @@ CELERY_ENABLE_UTC = True
 # Redis redelivers an unacknowledged task after this many seconds; it must
 # exceed the longest import or recomputation, or the task runs twice at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)}
+# A publish to an unreachable broker gives up after about two seconds instead of hanging a request.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_BEAT_SCHEDULE = {
+    "recompute-pending": {
+        "task": "retention.tasks.recompute_pending",
+        "schedule": crontab(minute="*/10"),
+    },
     "recompute-retention-monthly": {
         "task": "retention.tasks.recompute_previous_month",
         "schedule": crontab(minute=0, hour=2, day_of_month="1"),

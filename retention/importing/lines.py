@@ -116,7 +116,7 @@ def replace_months(
             lines_stored = max(cursor.rowcount, 0)
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
-        schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}))
+        schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}), import_run_id)
     logger.info(
         "import run %s replaced %d months: deleted %d lines, stored %d, created %d subscriptions",
         import_run_id,

@@ -15,6 +15,7 @@ from django.utils.text import get_valid_filename
 
 from common.csvimport import ColumnSpec, ImportRejected, ProgressCallback, read_header, resolve_columns
 from retention.models import ColumnMapping, EndDateConvention, ImportKind, ImportRun, ImportStatus
+from retention.services import recompute_is_pending
 
 from .mrr import MRR_COLUMNS, import_mrr
 from .subscriptions import SUBSCRIPTION_COLUMNS, import_subscriptions
@@ -80,6 +81,11 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
         _finish(run, ImportStatus.FAILED, summary={"error": f"{type(error).__name__}: {error}"})
         raise
     else:
+        if recompute_is_pending(run.pk):
+            summary.setdefault("warnings", []).append(
+                "The data is stored, but the retention recomputation is pending: the task queue could not be "
+                "reached. It runs by itself within ten minutes of the queue coming back."
+            )
         _finish(run, ImportStatus.DONE, summary=summary)
     run.refresh_from_db()
     logger.info(

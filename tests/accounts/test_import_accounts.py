@@ -31,7 +31,7 @@ def snapshot():
 @pytest.fixture(autouse=True)
 def recorded_recomputes(monkeypatch):
     calls = []
-    monkeypatch.setattr("accounts.services.schedule_recompute", calls.append)
+    monkeypatch.setattr("accounts.services.schedule_recompute", lambda months, import_run_id=None: calls.append(months))
     return calls
 
 

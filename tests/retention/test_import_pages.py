@@ -27,8 +27,8 @@ def media_root(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def no_recompute(monkeypatch):
     # The retention engine has its own tests; these pages only need the import's outcome.
-    monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months: None)
-    monkeypatch.setattr("accounts.services.schedule_recompute", lambda months: None)
+    monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: None)
+    monkeypatch.setattr("accounts.services.schedule_recompute", lambda months, import_run_id=None: None)
 
 
 @pytest.fixture

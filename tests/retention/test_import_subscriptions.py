@@ -56,7 +56,9 @@ def frozen_today():
 @pytest.fixture(autouse=True)
 def recorded_recomputes(monkeypatch):
     calls = []
-    monkeypatch.setattr("retention.importing.lines.schedule_recompute", calls.append)
+    monkeypatch.setattr(
+        "retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: calls.append(months)
+    )
     return calls
 
 
