@@ -214,8 +214,11 @@ def report(figures: dict) -> list[str]:
     ]
     for name, value, baseline, base_value, target in rows:
         ratio = value / base_value
-        holds = "" if target is None else ("yes" if ratio <= target else "no")
-        target_text = "" if target is None else f"≤ {target:g}×"
+        if target is None:
+            holds, target_text = "", ""
+        else:
+            holds = "yes" if ratio <= target else "no"
+            target_text = f"≤ {target:g}×"
         lines.append(
             f"| {name} | {value:.2f} | {baseline} | {base_value:.2f} | {ratio:.2f}× | {target_text} | {holds} |"
         )

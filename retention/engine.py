@@ -24,7 +24,7 @@ from .span import data_span
 
 logger = logging.getLogger(__name__)
 
-# How each level picks the customer of an MRR line: (account column, subscription column or None).
+# The customer key of an MRR line at each level: (account column, subscription column or None).
 _LEVEL_KEYS = {
     Level.PARENT: ("COALESCE(acc.ultimate_parent_id, acc.id)", None),
     Level.ACCOUNT: ("acc.id", None),

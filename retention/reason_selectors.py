@@ -62,7 +62,7 @@ class ReasonBreakdown:
 
 
 def _sees_all(user: User | None) -> bool:
-    """None stands for a management command, which reads every account."""
+    """Return whether `user` reads every account; None, a management command, does."""
     return user is None or user.sees_all_accounts
 
 

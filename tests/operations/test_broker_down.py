@@ -70,7 +70,7 @@ def test_pending_recompute_runs_when_queue_is_back(tmp_path):
         call_command("import_mrr", str(path), stdout=StringIO(), stderr=StringIO())
     assert PendingRecompute.objects.filter(enqueue_failed=True).count() == 1
 
-    # Beat's next run of the task, now that the queue answers.
+    # Beat's next run of the task, now that the queue is reachable.
     computed = recompute_pending.delay().get()
 
     assert computed > 0
