@@ -14,6 +14,8 @@ from .plan_models import ActivityKind, Objective, ObjectiveStatus, PlanStatus
 from .rules import completion_date_problem
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Maximum characters of a free-text field: room for pages of notes, while a longer paste would swamp the plan pages.
+TEXT_MAX_LENGTH = 10_000
 
 
 def _date_field(label: str, required: bool = False, **kwargs) -> forms.DateField:
@@ -25,6 +27,7 @@ class PlanForm(forms.Form):
     closing_summary = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
+        max_length=TEXT_MAX_LENGTH,
         help_text="What the plan achieved and what comes next; required to close the plan.",
     )
 
@@ -47,6 +50,7 @@ class ObjectiveForm(forms.Form):
     success_criteria = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
+        max_length=TEXT_MAX_LENGTH,
         help_text="Measurable: a number, a date or an event both sides can check.",
     )
     target_date = _date_field("Target date")
@@ -56,7 +60,10 @@ class ObjectiveForm(forms.Form):
     status = forms.ChoiceField(choices=ObjectiveStatus.choices, initial=ObjectiveStatus.PLANNED)
     achieved_date = _date_field("Achieved on", help_text="Required when the status is achieved.")
     notes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="For example why it was abandoned."
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        help_text="For example why it was abandoned.",
     )
 
     def __init__(self, *args, account: Account, today: datetime.date, objective: Objective | None = None, **kwargs):
@@ -126,7 +133,7 @@ class ActivityForm(forms.Form):
     attendees = forms.ModelMultipleChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, help_text="Contacts who took part."
     )
-    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=TEXT_MAX_LENGTH)
 
     def __init__(self, *args, account: Account, today: datetime.date, **kwargs):
         super().__init__(*args, **kwargs)

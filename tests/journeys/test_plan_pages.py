@@ -191,6 +191,36 @@ def test_future_activity_rejected(login, world):
     assert Activity.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("url", "field", "data"),
+    [
+        ("/journeys/accounts/{account}/activities/new/", "summary", {"kind": "call", "date": "2024-06-20"}),
+        ("/journeys/plans/{plan}/objectives/{objective}/", "success_criteria", {"business_outcome": "Ship faster"}),
+        ("/journeys/plans/{plan}/objectives/{objective}/", "notes", {"business_outcome": "Ship faster"}),
+        ("/journeys/plans/{plan}/", "closing_summary", {"status": PlanStatus.CLOSED}),
+    ],
+    ids=["summary", "success_criteria", "notes", "closing_summary"],
+)
+def test_oversized_text_rejected(login, world, url, field, data):
+    data = {"status": ObjectiveStatus.PLANNED, **data, field: "x" * 10_001}
+    before = (
+        list(Activity.objects.values_list("summary", flat=True)),
+        list(Objective.objects.values_list("success_criteria", "notes")),
+        list(SuccessPlan.objects.values_list("status", "closing_summary")),
+    )
+
+    response = login("tam").post(_url(url, world), data)
+
+    assert response.status_code == 400
+    assert "at most 10000 characters" in response.context["form"].errors[field][0]
+    after = (
+        list(Activity.objects.values_list("summary", flat=True)),
+        list(Objective.objects.values_list("success_criteria", "notes")),
+        list(SuccessPlan.objects.values_list("status", "closing_summary")),
+    )
+    assert after == before
+
+
 def test_achieved_needs_date(login, world):
     url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
 
