@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime
+import os
 from io import StringIO
 
 import kombu.pools
@@ -23,13 +24,21 @@ MRR = (
 @contextlib.contextmanager
 def broker_at_closed_port():
     """Send tasks to a closed port on this machine instead of running them in-process."""
+    closed = "redis://127.0.0.1:9/0"
     saved = {"task_always_eager": app.conf.task_always_eager, "broker_url": app.conf.broker_url}
-    app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:9/0")
+    # Celery prefers the CELERY_BROKER_URL environment variable to its settings.
+    saved_environment = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = closed
+    app.conf.update(task_always_eager=False, broker_url=closed)
     reset_producers()
     try:
         yield
     finally:
         app.conf.update(**saved)
+        if saved_environment is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_environment
         reset_producers()
 
 
