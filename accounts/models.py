@@ -42,7 +42,7 @@ class Segment(models.TextChoices):
 
 
 class Account(models.Model):
-    """A customer account as the CRM holds it. Accounts form a tree through `parent`."""
+    """A customer account as the CRM stores it. Accounts form a tree through `parent`."""
 
     external_id = models.CharField(
         max_length=100, unique=True, help_text="Stable id from the CRM, kept exactly as written."

@@ -75,9 +75,9 @@ def sync_role_groups(group_model, permission_model, role_permissions=None) -> No
     """
     for role, names in (role_permissions or ROLE_PERMISSIONS).items():
         group, _ = group_model.objects.get_or_create(name=role)
-        wanted = Q()
+        requested = Q()
         for name in names:
             app_label, codename = name.split(".")
-            wanted |= Q(content_type__app_label=app_label, codename=codename)
+            requested |= Q(content_type__app_label=app_label, codename=codename)
         if names:
-            group.permissions.add(*permission_model.objects.filter(wanted))
+            group.permissions.add(*permission_model.objects.filter(requested))

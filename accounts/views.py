@@ -25,7 +25,7 @@ def about(request):
 
 
 def _account_for(request, pk: int, permission: str | None = None) -> Account:
-    """Return the account if the user may read it, or holds `permission` on it as its owning TAM; 403 otherwise."""
+    """Return the account if the user may read it, or has `permission` on it as its owning TAM; 403 otherwise."""
     account = get_object_or_404(Account.objects.select_related("tam", "parent", "ultimate_parent"), pk=pk)
     if permission is None:
         allowed = selectors.can_read_account(request.user, account)

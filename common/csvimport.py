@@ -285,8 +285,8 @@ class CsvFile:
 
     `rows()` yields (line number, {product column: stripped text}). Problems with
     the header, undecodable bytes, malformed quoting and rows with the wrong
-    number of fields go to `errors`; a row with the wrong number of fields is
-    skipped, while the first two stop the reading.
+    number of fields go to `errors`. A row with the wrong number of fields is
+    skipped, while header problems and undecodable bytes stop the reading.
     """
 
     def __init__(

@@ -32,7 +32,7 @@ class ActivityKind(models.TextChoices):
 
 
 class SuccessPlan(models.Model):
-    """What an account wants to achieve, drafted during the sale and tracked until it is closed."""
+    """An account's goals, drafted during the sale and tracked until the plan is closed."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="success_plans")
     status = models.CharField(max_length=20, choices=PlanStatus.choices, default=PlanStatus.DRAFT)

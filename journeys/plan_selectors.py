@@ -85,7 +85,7 @@ def plan_states(account_ids) -> dict[int, PlanState]:
 
 @dataclasses.dataclass(frozen=True)
 class OutcomeStatus:
-    """How a journey's original-intent objectives stand, and the Outcome Achieved date they give."""
+    """The state of a journey's original-intent objectives, and the Outcome Achieved date they give."""
 
     journey: Journey
     objectives: list[Objective]
@@ -142,8 +142,8 @@ def kickoff_offers(activity: Activity, user: User | None = None) -> list[Journey
 
     A meeting qualifies for a journey whose Kickoff is open when it is dated on
     or after the transaction date and no other meeting of the account lies
-    between the transaction date and it (an earlier meeting on the same day
-    with a lower id comes first).
+    between the transaction date and it. Of two meetings on the same day, the
+    one with the lower id comes first.
     """
     if activity.kind != ActivityKind.MEETING:
         return []

@@ -52,7 +52,7 @@ def update_plan(plan: SuccessPlan, *, status: str, closing_summary: str, today: 
 def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None = None) -> Objective:
     """Create or update an objective from cleaned form values, then let its journey's Outcome Achieved follow.
 
-    `values` holds business_outcome, success_criteria, target_date,
+    `values` contains business_outcome, success_criteria, target_date,
     stakeholders, status, achieved_date and notes. The achieved date is kept
     only for an achieved objective.
     """
@@ -152,7 +152,7 @@ def log_activity(account: Account, values: dict, user: User | None, activity: Ac
 
 @transaction.atomic
 def accept_kickoff_offer(activity: Activity, journey: Journey, today: datetime.date) -> Journey:
-    """Complete the journey's Kickoff on the meeting's date, after checking that the offer still stands."""
+    """Complete the journey's Kickoff on the meeting's date, after checking that the offer is still valid."""
     if journey.pk not in {offered.pk for offered in kickoff_offers(activity)}:
         raise ValidationError("This meeting no longer completes the journey's Kickoff: it is recorded already.")
     problem = completion_date_problem(activity.date, journey.transaction_date, today)

@@ -32,7 +32,7 @@ def _check(request, account: Account, permission: str | None) -> None:
 
 
 def _account_for(request, pk: int, permission: str | None = None) -> Account:
-    """Return the account if the user may read it, or holds `permission` on it as its owning TAM."""
+    """Return the account if the user may read it, or has `permission` on it as its owning TAM."""
     account = get_object_or_404(Account.objects.select_related("tam"), pk=pk)
     _check(request, account, permission)
     return account

@@ -50,7 +50,7 @@ class ReportFilters:
 
 @dataclasses.dataclass(frozen=True)
 class JourneyFacts:
-    """What the report needs of one journey."""
+    """The facts of one journey that the report uses."""
 
     journey_id: int
     transaction_date: datetime.date

@@ -32,9 +32,9 @@ _LEVEL_KEYS = {
 }
 
 # One INSERT ... SELECT per month and level. The innermost query sums the lines
-# of M-12 and M per customer and product; the middle one per customer, with the
-# recurring MRR, seats and product sets that decide the reason. Only customers
-# with A > 0 are kept. The segment and owning TAM come from the ultimate parent
+# of M-12 and M per customer and product. The middle one sums them per customer,
+# with the recurring MRR, seats and product sets that decide the reason. Only
+# customers with A > 0 are kept. The segment and owning TAM come from the ultimate parent
 # and the customer's own account. Reasons follow this order of tests:
 #   recurring B = A        no reason
 #   recurring B = 0        Cancellation, amount A

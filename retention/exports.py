@@ -28,6 +28,7 @@ MONTH_CUSTOMER_COLUMNS = [
     "net_pct",
 ]
 
+
 def customer_id(customer: RetentionCustomer, level: str) -> str:
     """Return the external id that names a customer at `level`: its subscription's at the subscription level."""
     if level == Level.SUBSCRIPTION and customer.subscription is not None:

@@ -34,7 +34,7 @@ class Category(models.TextChoices):
 
 
 class Reason(models.TextChoices):
-    """Why a cohort customer's recurring MRR changed between M-12 and M."""
+    """The reason a cohort customer's recurring MRR changed between M-12 and M."""
 
     CANCELLATION = "cancellation", "Cancellation"
     DOWNGRADE = "downgrade", "Downgrade"

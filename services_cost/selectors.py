@@ -92,7 +92,7 @@ def rate_changes(quarter: FiscalQuarter | None = None, limit: int = 100) -> list
     """Return the latest recorded changes of rates, newest first, optionally of one quarter.
 
     Each change lists the fields whose values differ from the record before it,
-    with the old and the new value; a creation lists the new values only.
+    with the old and the new value. A creation lists the new values only.
     """
     records = CostRate.history.select_related("history_user").order_by("-history_date", "-history_id")
     if quarter is not None:

@@ -66,7 +66,11 @@ def test_production_starts_with_secret_key():
 
 
 def test_production_passes_deploy_checks():
-    environment = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     environment.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="k" * 20 + "a-long-random-production-secret-for-the-check",

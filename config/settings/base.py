@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    # Last, so that it sees the outcome of every login attempt.
+    # Last, so that it receives the outcome of every login attempt.
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -114,7 +114,7 @@ def _posts(world):
 
 
 POSTS = [
-    # plan_new answers 302 for the owning TAM even though a plan is open: it redirects with an error message.
+    # plan_new returns 302 for the owning TAM even though a plan is open, because it redirects with an error message.
     ("plan_new", (302, 403, 403, 403, "login")),
     ("plan", (302, 403, 403, 403, "login")),
     ("objective_new", (302, 403, 403, 403, "login")),

@@ -18,7 +18,7 @@ def result(month=JUNE_2024, level=Level.PARENT, segment=SegmentKey.ALL):
     return RetentionResult.objects.get(month=month, level=level, segment=segment)
 
 
-def test_worked_example_gives_85_71_gross_and_114_29_net(db):
+def test_worked_example_figures(db):
     add_lines(
         [
             ("2023-06", "X", "SUB-X", "Premium", 5, "50.00", "recurring"),
@@ -53,7 +53,7 @@ def test_new_customer_is_left_out(db):
     assert not RetentionCustomer.objects.filter(month=JUNE_2024, account__external_id="NEW").exists()
 
 
-def test_customer_that_left_and_came_back_is_left_out(db):
+def test_returning_customer_left_out(db):
     add_lines(
         [
             ("2023-01", "BACK", "SUB-B", "Premium", 1, "100.00", "recurring"),
@@ -69,7 +69,7 @@ def test_customer_that_left_and_came_back_is_left_out(db):
 
 
 @pytest.mark.parametrize("baseline", ["0.00", "-20.00"], ids=["zero", "negative"])
-def test_baseline_of_zero_or_less_is_not_a_customer(db, baseline):
+def test_nonpositive_baseline_not_customer(db, baseline):
     add_lines(
         [
             ("2023-06", "CREDIT", "SUB-C1", "Premium", 1, "50.00", "recurring"),

@@ -62,7 +62,10 @@ def test_pages_raise_no_policy_violations(live_server, browser):
         "console", lambda message: problems.append(f"{page.url}: {message.text}") if message.type == "error" else None
     )
     page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-    page.on("response", lambda response: problems.append(f"{response.url}: {response.status}") if response.status >= 400 else None)
+    page.on(
+        "response",
+        lambda response: problems.append(f"{response.url}: {response.status}") if response.status >= 400 else None,
+    )
 
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "csp_admin")
