@@ -7,12 +7,13 @@ count in MRR. Entities are grouped through the hierarchy as stored now, so a
 moved account restates every month.
 """
 
+import contextlib
 import datetime
 import logging
 import time
 from decimal import Decimal
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from common.money import percentage
@@ -24,18 +25,74 @@ from .span import data_span
 
 logger = logging.getLogger(__name__)
 
-# The customer key of an MRR line at each level: (account column, subscription column or None).
-_LEVEL_KEYS = {
-    Level.PARENT: ("COALESCE(acc.ultimate_parent_id, acc.id)", None),
-    Level.ACCOUNT: ("acc.id", None),
-    Level.SUBSCRIPTION: ("acc.id", "sub.id"),
+# The work tables of one recomputation, created in its transaction and dropped at its end.
+# Each subscription's account and ultimate parent, with the owning TAM of
+# both and the segment of the ultimate parent:
+_KEYS_TABLE = "tamarind_work_keys"
+# One month's pairs: per subscription and product, MRR in M-12 (a) and M (b),
+# recurring MRR (ra, rb) and recurring seats (sa, sb):
+_PAIRS_TABLE = "tamarind_work_pairs"
+
+_WORK_TABLES = {
+    _KEYS_TABLE: f"""
+        CREATE TEMPORARY TABLE {_KEYS_TABLE} AS
+        SELECT sub.id AS subscription_id, acc.id AS account_id, top.id AS parent_id,
+               acc.tam_id AS account_tam_id, top.tam_id AS parent_tam_id,
+               CASE WHEN top.segment = '' THEN 'none' ELSE top.segment END AS segment
+        FROM accounts_subscription sub
+        JOIN accounts_account acc ON acc.id = sub.account_id
+        JOIN accounts_account top ON top.id = COALESCE(acc.ultimate_parent_id, acc.id)""",
+    _PAIRS_TABLE: f"""
+        CREATE TEMPORARY TABLE {_PAIRS_TABLE} (
+            subscription_id bigint, account_id bigint, parent_id bigint,
+            account_tam_id bigint, parent_tam_id bigint, segment varchar(12), product varchar(100),
+            a bigint, b bigint, ra bigint, rb bigint, sa bigint, sb bigint
+        )""",
 }
 
-# One INSERT ... SELECT per month and level. The innermost query sums the lines
-# of M-12 and M per customer and product. The middle one sums them per customer,
-# with the recurring MRR, seats and product sets that decide the reason. Only
-# customers with A > 0 are kept. The segment and owning TAM come from the ultimate parent
-# and the customer's own account. Reasons follow this order of tests:
+# The lines of M-12 and M, summed per subscription and product. Every level
+# adds up these rows, so the lines are read once per month. {sum} adds up
+# 64-bit integers (see _sum_function).
+_PAIRS_SQL = f"""
+INSERT INTO {_PAIRS_TABLE} (
+    subscription_id, account_id, parent_id, account_tam_id, parent_tam_id, segment, product, a, b, ra, rb, sa, sb
+)
+SELECT line.subscription_id, MIN(k.account_id), MIN(k.parent_id), MIN(k.account_tam_id), MIN(k.parent_tam_id),
+       MIN(k.segment), line.product,
+       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s), 0),
+       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s), 0),
+       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0),
+       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0),
+       COALESCE({{sum}}(line.quantity) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0),
+       COALESCE({{sum}}(line.quantity) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0)
+FROM retention_mrrline line
+JOIN {_KEYS_TABLE} k ON k.subscription_id = line.subscription_id
+WHERE line.month IN (%s, %s)
+GROUP BY line.subscription_id, line.product
+"""
+
+# The pairs of each level's customer, per product: the customer's account,
+# its subscription or NULL, its owning TAM and segment.
+_PER_PRODUCT_SUMS = "{sum}(a) AS a, {sum}(b) AS b, {sum}(ra) AS ra, {sum}(rb) AS rb, {sum}(sa) AS sa, {sum}(sb) AS sb"
+_LEVEL_PAIRS = {
+    Level.PARENT: f"""
+        SELECT parent_id AS account_id, CAST(NULL AS BIGINT) AS subscription_id,
+               MIN(parent_tam_id) AS tam_id, MIN(segment) AS segment, product, {_PER_PRODUCT_SUMS}
+        FROM {_PAIRS_TABLE} GROUP BY parent_id, product""",
+    Level.ACCOUNT: f"""
+        SELECT account_id, CAST(NULL AS BIGINT) AS subscription_id,
+               MIN(account_tam_id) AS tam_id, MIN(segment) AS segment, product, {_PER_PRODUCT_SUMS}
+        FROM {_PAIRS_TABLE} GROUP BY account_id, product""",
+    Level.SUBSCRIPTION: f"""
+        SELECT account_id, subscription_id, account_tam_id AS tam_id, segment, product, a, b, ra, rb, sa, sb
+        FROM {_PAIRS_TABLE}""",
+}
+
+# One INSERT ... SELECT per month and level, from that month's pairs. The
+# inner query sums a customer's products, with the recurring MRR, seats and
+# product sets that decide the reason. Only customers with A > 0 are kept. The
+# segment and owning TAM come from the work table of keys. Reasons follow
+# this order of tests:
 #   recurring B = A        no reason
 #   recurring B = 0        Cancellation, amount A
 #   recurring B < A        Downgrade, amount A - B (a negative B too)
@@ -47,9 +104,7 @@ INSERT INTO retention_retentioncustomer (
     month, level, account_id, subscription_id, segment, tam_id, a, b, c,
     recurring_a, recurring_b, seats_a, seats_b, products_a, products_b, reason, reason_amount
 )
-SELECT %s, %s, totals.account_id, totals.subscription_id,
-       CASE WHEN top.segment = '' THEN 'none' ELSE top.segment END,
-       entity.tam_id,
+SELECT %s, %s, totals.account_id, totals.subscription_id, totals.segment, totals.tam_id,
        totals.a, totals.b,
        CASE WHEN totals.b < totals.a THEN totals.b ELSE totals.a END,
        totals.ra, totals.rb, totals.seats_a, totals.seats_b,
@@ -69,66 +124,61 @@ SELECT %s, %s, totals.account_id, totals.subscription_id,
            ELSE totals.rb - totals.ra
        END
 FROM (
-    SELECT account_id, subscription_id,
-           SUM(a) AS a, SUM(b) AS b, SUM(ra) AS ra, SUM(rb) AS rb,
-           SUM(seats_a) AS seats_a, SUM(seats_b) AS seats_b,
-           SUM(CASE WHEN ra > 0 THEN 1 ELSE 0 END) AS count_a,
-           SUM(CASE WHEN rb > 0 THEN 1 ELSE 0 END) AS count_b,
-           SUM(CASE WHEN ra > 0 AND rb > 0 THEN 1 ELSE 0 END) AS count_both,
-           {join_products_a} AS products_a,
-           {join_products_b} AS products_b
-    FROM (
-        SELECT {account_key} AS account_id, {subscription_key} AS subscription_id, line.product,
-               SUM(CASE WHEN line.month = %s THEN line.mrr ELSE 0 END) AS a,
-               SUM(CASE WHEN line.month = %s THEN line.mrr ELSE 0 END) AS b,
-               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.mrr ELSE 0 END) AS ra,
-               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.mrr ELSE 0 END) AS rb,
-               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.quantity ELSE 0 END)
-                   AS seats_a,
-               SUM(CASE WHEN line.month = %s AND line.charge_type = 'recurring' THEN line.quantity ELSE 0 END)
-                   AS seats_b
-        FROM retention_mrrline line
-        JOIN accounts_subscription sub ON sub.id = line.subscription_id
-        JOIN accounts_account acc ON acc.id = sub.account_id
-        WHERE line.month IN (%s, %s)
-        GROUP BY {group_by}, line.product
-    ) per_product
+    SELECT account_id, subscription_id, MIN(tam_id) AS tam_id, MIN(segment) AS segment,
+           {sum}(a) AS a, {sum}(b) AS b, {sum}(ra) AS ra, {sum}(rb) AS rb, {sum}(sa) AS seats_a, {sum}(sb) AS seats_b,
+           COUNT(*) FILTER (WHERE ra > 0) AS count_a,
+           COUNT(*) FILTER (WHERE rb > 0) AS count_b,
+           COUNT(*) FILTER (WHERE ra > 0 AND rb > 0) AS count_both,
+           {products_a} AS products_a,
+           {products_b} AS products_b
+    FROM ({level_pairs}) per_product
     GROUP BY account_id, subscription_id
+    HAVING {sum}(a) > 0
 ) totals
-JOIN accounts_account entity ON entity.id = totals.account_id
-JOIN accounts_account top ON top.id = COALESCE(entity.ultimate_parent_id, entity.id)
-WHERE totals.a > 0
 """
 
+# Per-segment sums of the stored customers of the given months.
 _SEGMENT_TOTALS_SQL = """
-SELECT segment, COUNT(*), COALESCE(SUM(a), 0), COALESCE(SUM(b), 0), COALESCE(SUM(c), 0),
+SELECT month, level, segment, COUNT(*), COALESCE(SUM(a), 0), COALESCE(SUM(b), 0), COALESCE(SUM(c), 0),
        COALESCE(SUM(recurring_a), 0), COALESCE(SUM(recurring_b), 0)
 FROM retention_retentioncustomer
-WHERE month = %s AND level = %s
-GROUP BY segment
+WHERE month IN ({months})
+GROUP BY month, level, segment
 """
 
-# Reason totals per segment, then over all segments.
+# Reason totals per segment, then over all segments, of the given months.
 _REASON_TOTALS_SQL = """
 INSERT INTO retention_reasontotal (month, level, segment, reason, customers, amount)
 SELECT month, level, segment, reason, COUNT(*), SUM(reason_amount)
 FROM retention_retentioncustomer
-WHERE month = %s AND level = %s AND reason <> ''
+WHERE month IN ({months}) AND reason <> ''
 GROUP BY month, level, segment, reason
 UNION ALL
 SELECT month, level, 'all', reason, COUNT(*), SUM(reason_amount)
 FROM retention_retentioncustomer
-WHERE month = %s AND level = %s AND reason <> ''
+WHERE month IN ({months}) AND reason <> ''
 GROUP BY month, level, reason
 """
 
+# Months per statement for the totals, to keep the parameter list short.
+_TOTALS_BATCH = 60
+
+
+def _sum_function() -> str:
+    """Return the aggregate that adds up 64-bit integers.
+
+    PostgreSQL's SUM of bigint returns numeric, and numeric arithmetic is slow.
+    tamarind_sum, created by a migration, keeps a bigint and raises an error on
+    overflow. SQLite's SUM of integers already returns an integer.
+    """
+    return "tamarind_sum" if connection.vendor == "postgresql" else "SUM"
+
 
 def _join_products(column: str) -> str:
-    """Return the SQL that joins the products with recurring MRR above zero in `column` (ra or rb)."""
-    product = f"CASE WHEN {column} > 0 THEN product END"
+    """Return the SQL that lists the products with recurring MRR above zero in `column` (ra or rb)."""
     if connection.vendor == "postgresql":
-        return f"string_agg({product}, ',' ORDER BY product)"
-    return f"group_concat({product}, ',')"
+        return f"string_agg(product, ',') FILTER (WHERE {column} > 0)"
+    return f"group_concat(CASE WHEN {column} > 0 THEN product END, ',')"
 
 
 def recompute_pending() -> int:
@@ -176,9 +226,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
             stored = set(RetentionResult.objects.values_list("month", flat=True).distinct())
             targets = (set(months) & span_months) | (span_months - stored)
 
-        computed_at = timezone.now()
-        for month in sorted(targets):
-            _recompute_month(month, computed_at)
+        _compute(sorted(targets), timezone.now())
 
     logger.info(
         "Recomputed retention for %d months (%s to %s) in %.2f s",
@@ -190,31 +238,81 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
     return len(targets)
 
 
-def _recompute_month(month: datetime.date, computed_at: datetime.datetime) -> None:
-    RetentionCustomer.objects.filter(month=month).delete()
-    RetentionResult.objects.filter(month=month).delete()
-    ReasonTotal.objects.filter(month=month).delete()
-    baseline = add_months(month, -12)
+def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> None:
+    """Replace the stored customers, reason totals and results of `months`."""
+    if not months:
+        return
+    for model in (RetentionCustomer, RetentionResult, ReasonTotal):
+        model.objects.filter(month__in=months).delete()
+    postgresql = connection.vendor == "postgresql"
+    with connection.cursor() as cursor, _work_tables(cursor):
+        customer_sql = {
+            level: _CUSTOMER_SQL.format(
+                level_pairs=_LEVEL_PAIRS[level].format(sum=_sum_function()),
+                sum=_sum_function(),
+                products_a=_join_products("ra"),
+                products_b=_join_products("rb"),
+            )
+            for level in Level
+        }
+        pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
+        analyzed = False
+        for month in months:
+            baseline = add_months(month, -12)
+            cursor.execute(f"{'TRUNCATE' if postgresql else 'DELETE FROM'} {_PAIRS_TABLE}")
+            cursor.execute(pairs_sql, [baseline, month, baseline, month, baseline, month, baseline, month])
+            if postgresql and not analyzed:
+                # Statistics let the planner size the hash tables of the level
+                # statements. Months have pairs of a similar size, so the first
+                # month's statistics serve the rest of the run.
+                cursor.execute(f"ANALYZE {_PAIRS_TABLE}")
+                analyzed = True
+            for level in Level:
+                cursor.execute(customer_sql[level], [month, level.value])
 
-    results = []
-    with connection.cursor() as cursor:
-        for level in Level:
-            account_key, subscription_key = _LEVEL_KEYS[level]
-            sql = _CUSTOMER_SQL.format(
-                account_key=account_key,
-                subscription_key=subscription_key or "CAST(NULL AS BIGINT)",
-                group_by=f"{account_key}, {subscription_key}" if subscription_key else account_key,
-                join_products_a=_join_products("ra"),
-                join_products_b=_join_products("rb"),
-            )
-            cursor.execute(
-                sql, [month, level.value, baseline, month, baseline, month, baseline, month, baseline, month]
-            )
-            cursor.execute(_REASON_TOTALS_SQL, [month, level.value, month, level.value])
-            cursor.execute(_SEGMENT_TOTALS_SQL, [month, level.value])
-            totals = {row[0]: row[1:] for row in cursor.fetchall()}
-            results.extend(_result_rows(month, level, totals, computed_at))
+        results = []
+        for start in range(0, len(months), _TOTALS_BATCH):
+            batch = months[start : start + _TOTALS_BATCH]
+            placeholders = ", ".join(["%s"] * len(batch))
+            cursor.execute(_REASON_TOTALS_SQL.format(months=placeholders), batch * 2)
+            cursor.execute(_SEGMENT_TOTALS_SQL.format(months=placeholders), batch)
+            totals: dict[tuple, dict] = {}
+            for month, level, segment, *counts in cursor.fetchall():
+                totals.setdefault((month, level), {})[segment] = counts
+            for month in batch:
+                for level in Level:
+                    results.extend(_result_rows(month, level, totals.get((month, level.value), {}), computed_at))
     RetentionResult.objects.bulk_create(results)
+
+
+@contextlib.contextmanager
+def _work_tables(cursor):
+    """Create the work tables for one recomputation and drop them when it ends.
+
+    On PostgreSQL the run's sorts and hashes get more memory than the server's
+    default before they spill to disk. The setting ends with the transaction.
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+    for name, create_sql in _WORK_TABLES.items():
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(create_sql)
+        if connection.vendor == "postgresql" and name == _KEYS_TABLE:
+            cursor.execute(f"ANALYZE {name}")
+    try:
+        yield
+    except BaseException:
+        # An aborted PostgreSQL transaction rejects the DROP; its rollback
+        # removes the temporary tables anyway.
+        with contextlib.suppress(DatabaseError):
+            _drop_work_tables(cursor)
+        raise
+    _drop_work_tables(cursor)
+
+
+def _drop_work_tables(cursor) -> None:
+    for name in _WORK_TABLES:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _result_rows(month, level, totals, computed_at):

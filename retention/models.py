@@ -186,7 +186,7 @@ class RetentionCustomer(models.Model):
     # The account the customer is: the ultimate parent, the account, or the subscription's account.
     # Rows are rewritten in bulk by every recomputation under the report lock, so
     # these keys skip the database's foreign-key checks and single-column indexes:
-    # the unique constraints and the TAM index below cover every lookup.
+    # the month and TAM indexes below cover every lookup.
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
@@ -233,19 +233,11 @@ class RetentionCustomer(models.Model):
         return sorted(filter(None, self.products_b.split(",")))
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["month", "level", "account"],
-                condition=models.Q(subscription__isnull=True),
-                name="retentioncustomer_unique_account",
-            ),
-            models.UniqueConstraint(
-                fields=["month", "level", "subscription"],
-                condition=models.Q(subscription__isnull=False),
-                name="retentioncustomer_unique_subscription",
-            ),
-        ]
+        # The engine writes one row per customer, month and level, grouped in
+        # SQL; it is the only writer, so no unique index pays for its upkeep
+        # on every recomputation.
         indexes = [
+            models.Index(fields=["month", "level"], name="retcustomer_month_level_idx"),
             models.Index(fields=["tam", "level", "month"], name="retcustomer_tam_idx"),
         ]
 
