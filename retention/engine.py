@@ -18,6 +18,7 @@ from django.utils import timezone
 from common.money import percentage
 from common.months import add_months, month_range, parse_month
 
+from .audit import record_recompute
 from .locks import report_lock
 from .models import Level, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
 from .span import data_span
@@ -179,6 +180,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
         computed_at = timezone.now()
         for month in sorted(targets):
             _recompute_month(month, computed_at)
+        record_recompute(sorted(targets), span, time.monotonic() - started)
 
     logger.info(
         "Recomputed retention for %d months (%s to %s) in %.2f s",
