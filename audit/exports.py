@@ -16,7 +16,7 @@ EVENT_COLUMNS = ["when", "actor", "action", "action_label", "object_type", "obje
 def write_events(out, events: Iterable[AuditEvent]) -> None:
     """Write one row per event: the time in ISO 8601 UTC, the action's code and label, and the details as JSON.
 
-    Text that a spreadsheet would run as a formula is escaped; the codes and the time cannot start with one.
+    Text that a spreadsheet would run as a formula is escaped. The codes and the time cannot start with one.
     """
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EVENT_COLUMNS)

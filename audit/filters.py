@@ -1,4 +1,4 @@
-"""The filters of the audit log page; the CSV export reads the same query string."""
+"""The filters of the audit log page. The CSV export reads the same query string."""
 
 import datetime
 

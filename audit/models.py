@@ -43,7 +43,7 @@ class ObjectType(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, and when."""
+    """One change or outcome: its time, actor, action and object, and what changed."""
 
     when = models.DateTimeField(default=timezone.now)
     # Empty for changes made by a management command or a Celery task that no signed-in user started.
@@ -55,14 +55,14 @@ class AuditEvent(models.Model):
         related_name="audit_events",
         db_index=False,
     )
-    # The actor's user name when the event was recorded, kept after the user is deleted; "system" without an actor.
+    # The actor's user name at the time, kept after the user is deleted. It is "system" without an actor.
     actor_name = models.CharField(max_length=150)
     action = models.CharField(max_length=32, choices=AuditAction.choices)
     object_type = models.CharField(max_length=32, choices=ObjectType.choices)
-    # The primary key of the object, as text; empty for events about no single row, such as a recomputation.
+    # The primary key of the object as text, or empty for an event about no single row, such as a recomputation.
     object_id = models.CharField(max_length=64, blank=True)
     label = models.CharField(max_length=200, help_text="The object as a reader knows it, at the time of the event.")
-    # What changed: {"changes": {field: [old, new]}} for edits, counts and seconds for imports and recomputations.
+    # What changed: {"changes": {field: [old, new]}} for an edit, and counts and seconds for an import or recomputation.
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:

@@ -7,7 +7,7 @@ from .models import AuditEvent
 
 
 def events() -> QuerySet[AuditEvent]:
-    """Return every audit event, newest first; the stored actor name saves a join to the users."""
+    """Return every audit event, newest first. The stored actor name saves a join to the users."""
     return AuditEvent.objects.order_by("-when", "-id")
 
 

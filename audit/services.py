@@ -18,7 +18,7 @@ def record(
     details: dict | None = None,
     user=None,
 ) -> AuditEvent:
-    """Insert one audit event; the actor is `user`, or else the acting user of the request or task.
+    """Insert one audit event whose actor is `user`, or else the acting user of the request or task.
 
     Raise RuntimeError outside a transaction, because an event written in
     autocommit mode would stay even when the change it describes rolls back.

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from .models import SYSTEM_ACTOR_NAME, AuditEvent, ObjectType
 from .selectors import describe_details
 
-# The page of each object type whose events name one row; objectives and file imports without a run have none.
+# The page of each object type whose events name one row. Objectives and file imports without a run have none.
 OBJECT_PAGES = {
     ObjectType.IMPORT: "retention:import_detail",
     ObjectType.JOURNEY: "journeys:journey",

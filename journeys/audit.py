@@ -13,7 +13,7 @@ from audit.services import changes, record
 from .models import Journey, Milestone
 from .plan_models import Objective, ObjectiveStatus, PlanStatus, SuccessPlan
 
-# Fields that describe a milestone beside its date; a change to them is a change of that milestone.
+# Fields that describe a milestone beside its date. A change to them is a change of that milestone.
 MILESTONE_DETAIL_FIELDS = {
     Milestone.INFRASTRUCTURE_READY: ("infrastructure_type",),
     Milestone.FIRST_VALUE: ("first_value_basis", "first_value_users"),
@@ -45,7 +45,7 @@ def record_journey_started(journey: Journey, tasks: int, objectives_flagged: int
 def record_milestone_changes(journey: Journey, before: dict) -> None:
     """Record one event per milestone whose date or describing fields differ from `before`.
 
-    `before` maps field names to their stored values before the change; fields
+    `before` maps field names to their stored values before the change. Fields
     missing from it did not change. The action follows the date: set when it was
     empty, cleared when it is empty now, changed otherwise.
     """
@@ -86,7 +86,7 @@ def record_plan_created(plan: SuccessPlan) -> None:
 
 
 def record_plan_change(plan: SuccessPlan, before: dict) -> None:
-    """Record the change of a plan's status or closing summary; closing it is its own action."""
+    """Record the change of a plan's status or closing summary. Closing the plan has its own action."""
     changed = changes(before, plan_values(plan))
     if not changed:
         return
@@ -111,7 +111,7 @@ def objective_label(objective: Objective) -> str:
 
 
 def record_objective_saved(objective: Objective, before: dict | None, after: dict) -> None:
-    """Record a new objective, or the changes of an existing one; moving it to achieved or abandoned closes it."""
+    """Record a new objective or the changes of an existing one. Moving it to achieved or abandoned closes it."""
     if before is None:
         filled = {field: [None, value] for field, value in after.items() if value not in (None, "", [])}
         record(
@@ -146,7 +146,7 @@ def record_original_intent(objective: Objective, old: bool) -> None:
 
 
 def record_journeys_import(action: str, path: str | os.PathLike, details: dict, started: float) -> None:
-    """Record the outcome of a journeys import; `started` is its time.monotonic() at the start."""
+    """Record the outcome of a journeys import that began at `started`, a time.monotonic() value."""
     record(
         action,
         object_type=ObjectType.IMPORT,

@@ -21,7 +21,7 @@ _IMPORT_ACTIONS = {
     ImportStatus.FAILED: AuditAction.IMPORT_FAILED,
 }
 
-# Summary entries copied into the event; the lists of months are shortened to their count and ends.
+# Summary entries copied into the event. The list of months is shortened to its count and ends.
 _SUMMARY_COUNTS = (
     "lines_stored",
     "subscriptions_created",
@@ -33,7 +33,7 @@ _SUMMARY_COUNTS = (
 
 
 def record_import_outcome(run: ImportRun, status: str, finished_at: datetime.datetime, fields: dict) -> None:
-    """Record how an import run ended, with its counts; the caller writes the run's status in the same transaction.
+    """Record how an import run ended, with its counts, in the transaction that stores the run's status.
 
     The seconds run from the run's creation, so a queued upload includes its
     wait for a worker.
@@ -65,7 +65,7 @@ def record_import_outcome(run: ImportRun, status: str, finished_at: datetime.dat
 
 
 def record_recompute(months: list[datetime.date], span: DataSpan, seconds: float) -> None:
-    """Record a recomputation of `months` within the data span; the caller holds the recomputation's transaction."""
+    """Record a recomputation of `months` within the data span, inside the recomputation's transaction."""
     details = {
         "months_computed": len(months),
         "months": f"{format_month(months[0])} to {format_month(months[-1])}" if months else "",

@@ -68,7 +68,7 @@ def only_event(**filters):
 # Imports
 
 
-def test_import_command_records_finished_import(tmp_path):
+def test_import_command_records_outcome(tmp_path):
     call_command("import_accounts", write(tmp_path, "accounts.csv", ACCOUNTS), stdout=StringIO(), stderr=StringIO())
 
     event = only_event(action=AuditAction.IMPORT_FINISHED)
@@ -156,7 +156,7 @@ def test_rejected_journeys_import_is_recorded(tmp_path):
     assert event.details["invalid_values"] == 1
 
 
-def test_cost_rates_import_records_import_and_rates(tmp_path):
+def test_cost_rates_import_recorded(tmp_path):
     ServiceRoleFactory(name="Engineer")
     text = "role,fiscal_quarter,ote,benefits,billable_hours\nEngineer,FY2026-Q1,150000.00,30000.00,1800\n"
 
@@ -237,7 +237,7 @@ def test_start_journey_page_records_start(client, tam):
     assert event.details["licenses"] == 40
 
 
-def test_milestone_page_records_set_changed_and_cleared(client, tam, journey):
+def test_milestone_set_changed_cleared(client, tam, journey):
     client.force_login(tam)
     url = reverse("journeys:journey", args=[journey.pk])
 
@@ -261,7 +261,7 @@ def test_milestone_page_records_set_changed_and_cleared(client, tam, journey):
     assert events[0].label == "Globex, New customer of 2024-06-01: Kickoff"
 
 
-def test_milestone_event_carries_its_describing_fields(client, tam, journey):
+def test_milestone_event_has_describing_fields(client, tam, journey):
     client.force_login(tam)
 
     client.post(
@@ -308,7 +308,7 @@ def test_unchanged_milestones_record_nothing(client, tam, journey):
 # Success plans and objectives
 
 
-def test_plan_pages_record_created_and_closed(client, tam):
+def test_plan_pages_record_each_change(client, tam):
     account = AccountFactory(tam=tam, name="Globex")
     client.force_login(tam)
 
@@ -330,7 +330,7 @@ def test_plan_pages_record_created_and_closed(client, tam):
     assert {event.actor for event in events} == {tam}
 
 
-def test_objective_pages_record_created_changed_and_closed(client, tam):
+def test_objective_pages_record_each_change(client, tam):
     plan = SuccessPlanFactory(account=AccountFactory(tam=tam, name="Globex"))
     contact = ContactFactory(account=plan.account, name="Dana")
     client.force_login(tam)
@@ -376,7 +376,7 @@ def test_original_intent_flag_is_recorded(client, cs_admin, tam):
 # Cost rates
 
 
-def test_rate_pages_record_created_changed_copied_and_deleted(client, cs_admin):
+def test_rate_pages_record_each_change(client, cs_admin):
     role = ServiceRoleFactory(name="Engineer")
     client.force_login(cs_admin)
 

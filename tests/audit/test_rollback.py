@@ -90,7 +90,7 @@ def test_failing_audit_write_rolls_back_rate(cs_admin, monkeypatch):
     assert CostRate.objects.get(pk=rate.pk).ote == Decimal("100.00")
 
 
-def test_milestone_change_failing_later_leaves_no_event(tam, monkeypatch):
+def test_failed_milestone_save_leaves_no_event(tam, monkeypatch):
     journey = JourneyFactory(account=AccountFactory(tam=tam))
 
     def failing_drop(journey):
