@@ -20,15 +20,15 @@ class AuditFilterForm(forms.Form):
         self.helper.form_id = "audit-filters"
         self.helper.layout = Layout(
             Row(
-                Column("action", css_class="col-sm-6 col-lg-2"),
-                Column("actor", css_class="col-sm-6 col-lg-2"),
-                Column("object_type", css_class="col-sm-6 col-lg-2"),
-                Column("date_from", css_class="col-sm-3 col-lg-2"),
-                Column("date_to", css_class="col-sm-3 col-lg-2"),
-                Column("label", css_class="col-sm-9 col-lg-2"),
+                Column("action", css_class="col-md-4 col-xl-2"),
+                Column("actor", css_class="col-md-4 col-xl-2"),
+                Column("object_type", css_class="col-md-4 col-xl-2"),
+                Column("date_from", css_class="col-md-3 col-xl"),
+                Column("date_to", css_class="col-md-3 col-xl"),
+                Column("label", css_class="col-md-4 col-xl"),
                 Column(
                     HTML('<button type="submit" class="btn btn-primary mb-3 w-100">Filter</button>'),
-                    css_class="col-sm-3 col-lg-auto",
+                    css_class="col-md-2 col-xl-auto",
                 ),
                 css_class="g-2 align-items-end",
             )

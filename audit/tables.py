@@ -1,8 +1,11 @@
 """The table of the audit log page."""
 
+import re
+
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from .models import SYSTEM_ACTOR_NAME, AuditEvent, ObjectType
 from .selectors import describe_details
@@ -16,12 +19,17 @@ OBJECT_PAGES = {
 }
 
 
+NO_WRAP = {"td": {"class": "text-nowrap"}}
+# An ISO date or month, which browsers would otherwise break after a hyphen.
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
+
+
 class AuditEventTable(tables.Table):
-    when = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When (UTC)")
-    actor_name = tables.Column(verbose_name="Who")
-    action = tables.Column(verbose_name="Action")
-    object_type = tables.Column(verbose_name="Object")
-    label = tables.Column(verbose_name="What")
+    when = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When (UTC)", attrs=NO_WRAP)
+    actor_name = tables.Column(verbose_name="Who", attrs=NO_WRAP)
+    action = tables.Column(verbose_name="Action", attrs=NO_WRAP)
+    object_type = tables.Column(verbose_name="Object", attrs=NO_WRAP)
+    label = tables.Column(verbose_name="What", attrs={"td": {"class": "audit-label"}})
     details = tables.Column(verbose_name="Details", empty_values=())
 
     class Meta:
@@ -40,10 +48,20 @@ class AuditEventTable(tables.Table):
 
     def render_label(self, record, value):
         url = object_url(record)
-        return format_html('<a href="{}">{}</a>', url, value) if url else value
+        text = keep_dates_whole(value)
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
 
     def render_details(self, value):
-        return format_html('<span class="audit-details">{}</span>', describe_details(value)) if value else "–"
+        if not value:
+            return "–"
+        return format_html('<span class="audit-details">{}</span>', keep_dates_whole(describe_details(value)))
+
+
+def keep_dates_whole(text: str) -> SafeString:
+    """Escape `text` and wrap each ISO date or month in it in a span that does not break across lines."""
+    escaped = conditional_escape(text)
+    # The pattern matches digits and hyphens only, which escaping leaves alone, so no markup is split.
+    return mark_safe(_ISO_DATE.sub(lambda match: f'<span class="text-nowrap">{match.group()}</span>', escaped))
 
 
 def object_url(event: AuditEvent) -> str | None:

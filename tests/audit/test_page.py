@@ -107,7 +107,7 @@ def test_events_newest_first(admin_client, book):
 
     assert listed(response) == [book["import"].pk, book["rate"].pk, book["milestone"].pk]
     page = response.content.decode()
-    assert "kickoff date: – → 2024-06-05" in page
+    assert 'kickoff date: – → <span class="text-nowrap">2024-06-05</span>' in page
     assert "tam_owner" in page
     assert "2024-06-04 23:59:00" in page
 
@@ -164,6 +164,16 @@ def test_pages_of_fifty(admin_client):
 
     assert listed(first) == [event.pk for event in reversed(events[1:])]
     assert listed(second) == [events[0].pk]
+
+
+def test_label_and_details_are_escaped(admin_client):
+    AuditEventFactory(label="<b>Acme</b> 2024-06", details={"note": "<i>x</i>"})
+
+    page = admin_client.get(URL).content.decode()
+
+    assert '&lt;b&gt;Acme&lt;/b&gt; <span class="text-nowrap">2024-06</span>' in page
+    assert "note: &lt;i&gt;x&lt;/i&gt;" in page
+    assert "<b>Acme" not in page
 
 
 def test_deleted_user_is_shown_by_name(admin_client):
