@@ -2,7 +2,8 @@
 
 Every function validates its input and raises `ValidationError` naming the
 field, with nothing stored, before it writes. Changes of roles, rates and
-estimates are recorded by django-simple-history with the acting user.
+estimates are recorded by django-simple-history with the acting user, and
+changes of rates also in the audit log.
 """
 
 import dataclasses

@@ -186,6 +186,7 @@ def test_recompute_records_months_span_and_seconds(tmp_path):
     assert event.details["data_span"] == "2023-06 to 2024-06"
     assert event.details["seconds"] >= 0
     assert event.actor_name == "system"
+    assert event.when == NOW
 
 
 def test_recompute_names_the_acting_user(tmp_path, cs_admin):
@@ -257,6 +258,7 @@ def test_milestone_set_changed_cleared(client, tam, journey):
         [None, "2024-06-05"],
     ]
     assert {event.actor for event in events} == {tam}
+    assert {event.when for event in events} == {NOW}
     assert {event.object_id for event in events} == {str(journey.pk)}
     assert events[0].label == "Globex, New customer of 2024-06-01: Kickoff"
 
@@ -328,6 +330,7 @@ def test_plan_pages_record_each_change(client, tam):
     assert events[1].details["changes"] == {"status": [PlanStatus.DRAFT, PlanStatus.ACTIVE]}
     assert events[2].label == "Success plan of Globex"
     assert {event.actor for event in events} == {tam}
+    assert {event.when for event in events} == {NOW}
 
 
 def test_objective_pages_record_each_change(client, tam):
@@ -358,6 +361,8 @@ def test_objective_pages_record_each_change(client, tam):
     }
     assert events[2].details["changes"]["business_outcome"] == [None, "Cut build time"]
     assert events[2].label == "Cut build time (Globex)"
+    assert {event.actor for event in events} == {tam}
+    assert {event.when for event in events} == {NOW}
 
 
 def test_original_intent_flag_is_recorded(client, cs_admin, tam):
@@ -412,6 +417,7 @@ def test_rate_pages_record_each_change(client, cs_admin):
     assert deleted.details["changes"]["ote"] == ["160000.00", None]
     assert deleted.object_id == str(copy.pk)
     assert {event.actor for event in events} == {cs_admin}
+    assert {event.when for event in events} == {NOW}
 
 
 def test_unchanged_rate_records_nothing(cs_admin):
