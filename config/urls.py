@@ -13,5 +13,6 @@ urlpatterns = [
     path("services-cost/", include("services_cost.urls")),
     path("journeys/", include("journeys.urls")),
     path("accounts/", include("accounts.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]

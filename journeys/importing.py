@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from audit.models import AuditAction
 from common.csvimport import (
     ColumnSpec,
     CsvFile,
@@ -27,6 +28,7 @@ from common.csvimport import (
 )
 from retention.importing.staging import StagingTable
 
+from .audit import record_journeys_import
 from .models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, JourneyTask, Milestone, Objective
 from .plan_selectors import objectives_govern_outcome
 from .rules import completion_date_problem, ten_percent_problem
@@ -165,8 +167,22 @@ def import_journeys(
         _check_across_rows(stage, errors)
         if errors:
             logger.info("journeys import rejected: %d invalid values in %d rows", errors.count, csv_file.rows_read)
+            with transaction.atomic():
+                record_journeys_import(
+                    AuditAction.IMPORT_REJECTED,
+                    path,
+                    {"rows_read": csv_file.rows_read, "invalid_values": errors.count},
+                    started,
+                )
             raise ImportRejected(errors)
-        created, updated = _write(stage)
+        with transaction.atomic():
+            created, updated = _write(stage)
+            record_journeys_import(
+                AuditAction.IMPORT_FINISHED,
+                path,
+                {"rows_read": csv_file.rows_read, "journeys_created": created, "journeys_updated": updated},
+                started,
+            )
     logger.info(
         "journeys import stored %d new and %d updated journeys from %d rows in %.1f s",
         created,

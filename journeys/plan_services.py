@@ -13,7 +13,7 @@ from django.db.models import Max
 
 from accounts.models import Account, User
 
-from . import services
+from . import audit, services
 from .models import Journey
 from .plan_models import Activity, Objective, ObjectiveStatus, PlanStatus, SuccessPlan
 from .plan_selectors import kickoff_offers, latest_journey, outcome_date
@@ -29,6 +29,7 @@ def create_plan(account: Account, owner: User | None) -> SuccessPlan:
     if account.success_plans.exclude(status=PlanStatus.CLOSED).exists():
         raise ValidationError("This account already has an open success plan; close it before starting another.")
     plan = SuccessPlan.objects.create(account=account, owner=owner)
+    audit.record_plan_created(plan)
     logger.info("success plan %s created for account %s", plan.pk, account.pk)
     return plan
 
@@ -41,10 +42,12 @@ def update_plan(plan: SuccessPlan, *, status: str, closing_summary: str, today: 
         raise ValidationError("A closed plan cannot be changed.")
     if status == PlanStatus.CLOSED and not closing_summary.strip():
         raise ValidationError("Enter a closing summary to close the plan.")
+    before = audit.plan_values(plan)
     plan.status = status
     plan.closing_summary = closing_summary
     plan.closed_on = today if status == PlanStatus.CLOSED else None
     plan.save(update_fields=["status", "closing_summary", "closed_on"])
+    audit.record_plan_change(plan, before)
     return plan
 
 
@@ -59,13 +62,16 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
     if objective is None:
         last = plan.objectives.aggregate(last=Max("position"))["last"]
         objective = Objective(plan=plan, position=0 if last is None else last + 1)
+        before = None
     else:
         objective = Objective.objects.select_for_update().get(pk=objective.pk, plan=plan)
+        before = audit.objective_values(objective, objective.stakeholders.all())
     for field in ["business_outcome", "success_criteria", "target_date", "status", "notes"]:
         setattr(objective, field, values[field])
     objective.achieved_date = values["achieved_date"] if values["status"] == ObjectiveStatus.ACHIEVED else None
     objective.save()
     objective.stakeholders.set(values["stakeholders"])
+    audit.record_objective_saved(objective, before, audit.objective_values(objective, values["stakeholders"]))
     if objective.journey_id is not None:
         sync_outcome_achieved(objective.journey_id)
     return objective
@@ -95,6 +101,7 @@ def set_original_intent(objective: Objective, value: bool) -> Objective:
         objective.journey = journey
     objective.original_intent = value
     objective.save(update_fields=["original_intent", "journey"])
+    audit.record_original_intent(objective, old=not value)
     logger.info("objective %s original intent set to %s", objective.pk, value)
     sync_outcome_achieved(objective.journey_id)
     return objective

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 
+from . import audit
 from .models import (
     Journey,
     JourneyKind,
@@ -90,7 +91,8 @@ def start_journey(
     # The objectives that exist at the transaction become its original purchase intent.
     from .plan_services import mark_original_intent
 
-    mark_original_intent(journey)
+    flagged = mark_original_intent(journey)
+    audit.record_journey_started(journey, tasks=len(tasks), objectives_flagged=flagged)
     logger.debug("journey %s started for account %s with %d tasks", journey.pk, account.pk, len(tasks))
     return journey
 
@@ -105,6 +107,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
     removed at once; the daily job adds marks.
     """
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    before = {field: getattr(journey, field) for field in MILESTONE_FIELDS}
     derived = set()
     if journey.tasks.exists():
         derived.add("onboarding_date")
@@ -119,6 +122,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
             changed.append(field)
     if changed:
         journey.save(update_fields=changed)
+        audit.record_milestone_changes(journey, before)
         _drop_reached_marks(journey)
     return journey
 
@@ -152,16 +156,20 @@ def sync_onboarding(journey: Journey) -> None:
     else:
         completed = tasks.aggregate(last=Max("closed_on"))["last"]
     if journey.onboarding_date != completed:
+        before = {"onboarding_date": journey.onboarding_date}
         journey.onboarding_date = completed
         journey.save(update_fields=["onboarding_date"])
+        audit.record_milestone_changes(journey, before)
         _drop_reached_marks(journey)
 
 
 def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
     """Store the Outcome Achieved date that the original-intent objectives give; the caller holds the row lock."""
     if journey.outcome_achieved_date != day:
+        before = {"outcome_achieved_date": journey.outcome_achieved_date}
         journey.outcome_achieved_date = day
         journey.save(update_fields=["outcome_achieved_date"])
+        audit.record_milestone_changes(journey, before)
         _drop_reached_marks(journey)
 
 

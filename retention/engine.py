@@ -19,6 +19,7 @@ from django.utils import timezone
 from common.money import percentage
 from common.months import add_months, month_range, parse_month
 
+from .audit import record_recompute
 from .locks import report_lock
 from .models import Level, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
 from .span import data_span
@@ -227,6 +228,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
             targets = (set(months) & span_months) | (span_months - stored)
 
         _compute(sorted(targets), timezone.now())
+        record_recompute(sorted(targets), span, time.monotonic() - started)
 
     logger.info(
         "Recomputed retention for %d months (%s to %s) in %.2f s",

@@ -34,9 +34,17 @@ def recompute_pending() -> int:
     Enqueued after every such change commits, and run by beat every ten
     minutes, which catches changes whose enqueue failed while the queue was down.
     """
+    from audit.context import acting_as
+
+    from .audit import pending_requester
     from .engine import recompute_pending as recompute
 
-    return recompute()
+    # A worker has no request, so the uploader behind the pending months, when there is one, is the actor.
+    requester = pending_requester()
+    if requester is None:
+        return recompute()
+    with acting_as(requester):
+        return recompute()
 
 
 @shared_task(acks_late=True, **RETRY)

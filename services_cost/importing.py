@@ -3,10 +3,13 @@
 import logging
 import os
 import re
+import time
 from decimal import Decimal
 
 from django.db import transaction
 
+from audit.models import AuditAction, ObjectType
+from audit.services import record
 from common.csvimport import (
     ColumnSpec,
     CsvFile,
@@ -70,6 +73,7 @@ def import_cost_rates(
     the summary: rows_read, rates_created, rates_updated, rates_unchanged.
     Raise ImportRejected, with nothing stored, when any row is invalid.
     """
+    started = time.monotonic()
     errors = ErrorCollector()
     roles = {role.name.casefold(): role for role in ServiceRole.objects.all()}
 
@@ -110,6 +114,13 @@ def import_cost_rates(
         rows.append(values)
     if errors:
         logger.info("cost rate import of %s rejected: %d invalid values", path, errors.count)
+        with transaction.atomic():
+            _record_import(
+                AuditAction.IMPORT_REJECTED,
+                path,
+                {"rows_read": csv_file.rows_read, "invalid_values": errors.count},
+                started,
+            )
         raise ImportRejected(errors)
 
     created = updated = unchanged = 0
@@ -145,6 +156,8 @@ def import_cost_rates(
                 created += 1
             else:
                 updated += 1
+        counts = {"rates_created": created, "rates_updated": updated, "rates_unchanged": unchanged}
+        _record_import(AuditAction.IMPORT_FINISHED, path, {"rows_read": csv_file.rows_read, **counts}, started)
     logger.info("cost rate import of %s: %d created, %d updated, %d unchanged", path, created, updated, unchanged)
     return {
         "rows_read": csv_file.rows_read,
@@ -152,6 +165,15 @@ def import_cost_rates(
         "rates_updated": updated,
         "rates_unchanged": unchanged,
     }
+
+
+def _record_import(action: str, path: str | os.PathLike, details: dict, started: float) -> None:
+    record(
+        action,
+        object_type=ObjectType.IMPORT,
+        label=f"Cost rates import of {os.path.basename(path)}",
+        details={"kind": "cost_rates", **details, "seconds": round(time.monotonic() - started, 1)},
+    )
 
 
 def export_rates(quarter: FiscalQuarter) -> list[dict]:

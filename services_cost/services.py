@@ -2,7 +2,8 @@
 
 Every function validates its input and raises `ValidationError` naming the
 field, with nothing stored, before it writes. Changes of roles, rates and
-estimates are recorded by django-simple-history with the acting user.
+estimates are recorded by django-simple-history with the acting user, and
+changes of rates also in the audit log.
 """
 
 import dataclasses
@@ -15,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
+from audit.models import AuditAction, ObjectType
+from audit.services import changes, record
 from common.csvexport import FORMULA_PREFIXES
 from common.fiscal import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, FiscalQuarter, quarter_of
 
@@ -103,11 +106,14 @@ def save_rate(
         rate = CostRate(role=role, quarter_start=quarter.start)
     elif rate.ote == ote and rate.benefits == benefits and rate.billable_hours == billable_hours:
         return rate
+    before = _rate_values(rate) if rate.pk else {}
     rate.ote = ote
     rate.benefits = benefits
     rate.billable_hours = billable_hours
     _attribute(rate, user, reason)
-    rate.save()
+    with transaction.atomic():
+        rate.save()
+        _record_rate(AuditAction.RATE_CHANGED if before else AuditAction.RATE_CREATED, rate, before, user, reason)
     logger.info("cost rate %s (%s %s) saved by user %s", rate.pk, role.pk, quarter, user.pk if user else None)
     return rate
 
@@ -147,6 +153,7 @@ def copy_rates_to_next_quarter(*, source: FiscalQuarter, user: User | None) -> C
             )
             _attribute(copy, user, f"copied from {source}")
             copy.save()
+            _record_rate(AuditAction.RATE_CREATED, copy, {}, user, f"copied from {source}")
             copied += 1
     logger.info("copied %d cost rates from %s to %s (user %s)", copied, source, target, user.pk if user else None)
     return CopyResult(source=source, target=target, copied=copied, kept=len(rates) - copied)
@@ -168,8 +175,24 @@ def delete_rate(*, rate: CostRate, user: User | None) -> None:
         )
     _attribute(rate, user)
     rate_id = rate.pk
-    rate.delete()
+    with transaction.atomic():
+        _record_rate(AuditAction.RATE_DELETED, rate, _rate_values(rate), user, deleted=True)
+        rate.delete()
     logger.info("cost rate %s deleted by user %s", rate_id, user.pk if user else None)
+
+
+def _rate_values(rate: CostRate) -> dict:
+    return {"ote": rate.ote, "benefits": rate.benefits, "billable_hours": rate.billable_hours}
+
+
+def _record_rate(action: str, rate: CostRate, before: dict, user: User | None, reason: str = "", deleted=False) -> None:
+    """Record a rate's creation, change or deletion with its amounts before and after, in the caller's transaction."""
+    after = {} if deleted else _rate_values(rate)
+    changed = {field: [value, None] for field, value in before.items()} if deleted else changes(before, after)
+    details = {"role": rate.role.name, "quarter": str(rate.quarter), "changes": changed}
+    if reason:
+        details["reason"] = reason
+    record(action, object_type=ObjectType.COST_RATE, object_id=rate.pk, label=str(rate), details=details, user=user)
 
 
 # Estimates

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "retention",
     "journeys",
     "services_cost",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Makes the signed-in user the actor of the audit events that a request records.
+    "audit.context.ActingUserMiddleware",
     # Last, so that it receives the outcome of every login attempt.
     "axes.middleware.AxesMiddleware",
 ]

@@ -10,10 +10,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from common.csvimport import ColumnSpec, ImportRejected, ProgressCallback, read_header, resolve_columns
+from retention.audit import record_import_outcome
 from retention.models import ColumnMapping, EndDateConvention, ImportKind, ImportRun, ImportStatus
 from retention.services import recompute_is_pending
 
@@ -95,7 +97,10 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
 
 
 def _finish(run: ImportRun, status: str, **fields) -> None:
-    ImportRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), **fields)
+    finished_at = timezone.now()
+    with transaction.atomic():
+        ImportRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished_at, **fields)
+        record_import_outcome(run, status, finished_at, fields)
 
 
 def run_import(import_run_id: int) -> None:
