@@ -15,3 +15,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "common.views.server_error"
