@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv demo worker beat bench serve clean
+.PHONY: run test venv demo worker beat bench load serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $$(bin/find-python) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: venv
 bench: venv
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## Load run: 50 users browse for two minutes while imports recompute (LOAD_ARGS="--parents 2000" to change it)
+load: venv
+	$(PY) -m pip install --quiet -e ".[dev,load]"
+	$(PY) bench/load/run.py $(LOAD_ARGS)
 
 ## Production shape on this machine: gunicorn, a Celery worker and beat, PostgreSQL and Redis, plain HTTP
 serve: venv

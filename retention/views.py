@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 from django_tables2 import RequestConfig
 
 from common.months import format_month
+from common.snapshots import read_snapshot
 
 from . import selectors
 from .exports import write_month_customers
@@ -25,8 +26,14 @@ CUSTOMERS_PER_PAGE = 25
 
 
 def retention_reader(view):
-    """Send anonymous visitors to the login page and raise 403 for users without the retention permission."""
-    return login_required(permission_required("retention.view_retentionresult", raise_exception=True)(view))
+    """Send anonymous visitors to the login page and raise 403 for users without the retention permission.
+
+    The view itself reads one snapshot, so a recomputation that commits while the page is built shows on the
+    next request, never on half of this one.
+    """
+    return login_required(
+        permission_required("retention.view_retentionresult", raise_exception=True)(read_snapshot(view))
+    )
 
 
 def _month_url(name: str, month: datetime.date, filters: RetentionFilters) -> str:
