@@ -156,11 +156,13 @@ def test_sqlite_reads_row_by_row(tmp_path, accounts):
     assert summary["lines_stored"] == 3
 
 
+FIRST_ROW = "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring"
+
 FALLBACK_FILES = {
     "quoted_field": HEADER + '2024-05,ACC-1,SUB-1,"Premium, annual",10,100.00,recurring\n',
-    "blank_line": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,100.00,recurring\n\n2024-06,ACC-1,SUB-1,Premium,1,1.00,trueup\n",
+    "blank_line": HEADER + FIRST_ROW + "\n\n2024-06,ACC-1,SUB-1,Premium,1,1.00,trueup\n",
     "row_of_empty_fields": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,100.00,recurring\n,,,,,,\n",
-    "mixed_line_ends": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,100.00,recurring\r\n2024-06,ACC-1,SUB-1,Premium,1,1.00,trueup\n",
+    "mixed_line_ends": HEADER + FIRST_ROW + "\r\n2024-06,ACC-1,SUB-1,Premium,1,1.00,trueup\n",
     "id_padded_with_no_break_space": HEADER + "2024-05,ACC-1\u00a0,SUB-1,Premium,10,100.00,recurring\n",
     "product_starting_with_accent": HEADER + "2024-05,ACC-1,SUB-1,Écran,10,100.00,recurring\n",
     "vertical_tab_around_amount": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,\x0b100.00,recurring\n",
@@ -190,11 +192,11 @@ INVALID_FILES = {
     "too_many_digits": HEADER
     + "2024-05,ACC-1,SUB-1,Premium,1234567890,1.00,recurring\n"
     + "2024-05,ACC-1,SUB-2,Premium,1,12345678901.00,recurring\n",
-    "unknown_account": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\n2024-05,456,SUB-9,Premium,1,1.00,recurring\n",
+    "unknown_account": HEADER + FIRST_ROW + "\n2024-05,456,SUB-9,Premium,1,1.00,recurring\n",
     "subscription_under_two_accounts": HEADER
     + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\n"
     + "2024-06,ACC-2,SUB-1,Premium,10,1.00,recurring\n",
-    "end_of_data_marker": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\n\\.\n2024-06,ACC-1,SUB-1,Premium,1,1.00,x\n",
+    "end_of_data_marker": HEADER + FIRST_ROW + "\n\\.\n2024-06,ACC-1,SUB-1,Premium,1,1.00,x\n",
     "lone_carriage_return": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\r2024-06,ACC-1,SUB-1,Premium,1,1\n",
 }
 
