@@ -98,7 +98,7 @@ def padded(columns: list[str]) -> str:
 
 @dataclasses.dataclass
 class Outcome:
-    """What the import stored, for its summary."""
+    """Rows read, months replaced and counts of a finished import, for its summary."""
 
     rows_read: int
     months: list[datetime.date]
@@ -115,8 +115,8 @@ def import_plain_mrr(
     """Import a plain file with COPY and SQL checks; return None when the row-by-row import has to read it.
 
     Raise ImportRejected, with nothing stored, when every value is valid but
-    an account is unknown or a subscription belongs to another account; the
-    errors name the same lines as the row-by-row import's.
+    an account is unknown or a subscription belongs to another account. The
+    errors then name the same lines as the row-by-row import's.
     """
     if connection.vendor != "postgresql" or not _database_is_utf8():
         return None

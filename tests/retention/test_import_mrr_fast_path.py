@@ -221,7 +221,7 @@ def test_invalid_utf8_gets_same_errors_both_ways(tmp_path, accounts, monkeypatch
     assert chosen[0][0]["reason"] == "the file is not UTF-8 text; save it as CSV UTF-8"
 
 
-def test_subscription_of_stored_account_gets_same_errors_both_ways(tmp_path, accounts, monkeypatch):
+def test_stored_owner_conflict_same_errors(tmp_path, accounts, monkeypatch):
     SubscriptionFactory(external_id="SUB-1", account=AccountFactory(external_id="ACC-0"))
     path = write_csv(
         tmp_path / "m.csv",
