@@ -84,6 +84,10 @@ def create_subscriptions(stage: StagingTable) -> int:
     """Create the subscriptions that are new to the database under their account; return how many.
 
     `stage` is any table with the columns subscription_ext and account_ext.
+    The sort reads every new subscription before the first insert. Without it,
+    a nested-loop plan chosen from the statistics of an empty table rescans the
+    rows this statement adds once per row, which took 18 s for 62,248
+    subscriptions on a fresh database.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -93,7 +97,8 @@ def create_subscriptions(stage: StagingTable) -> int:
             FROM (SELECT subscription_ext, MIN(account_ext) AS account_ext FROM {stage.name}
                   GROUP BY subscription_ext) s
             JOIN {ACCOUNT} a ON a.external_id = s.account_ext
-            WHERE NOT EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.external_id = s.subscription_ext)"""
+            WHERE NOT EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.external_id = s.subscription_ext)
+            ORDER BY s.subscription_ext"""
         )
         return max(cursor.rowcount, 0)
 
