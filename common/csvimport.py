@@ -259,6 +259,17 @@ def resolve_columns(spec: ColumnSpec, header: list[str], mapping: Mapping[str, s
     return indexes, problems
 
 
+def check_header(spec: ColumnSpec, header: list[str], mapping: Mapping[str, str] | None) -> tuple[dict, list]:
+    """Resolve the columns as `resolve_columns` does and also report a column that the header names twice."""
+    indexes, problems = resolve_columns(spec, header, mapping)
+    seen = set()
+    for name in header:
+        if name and _normalize(name) in seen:
+            problems.append(("", name, f"the header names column {name} twice"))
+        seen.add(_normalize(name))
+    return indexes, problems
+
+
 def detect_delimiter(header_line: str) -> str:
     """Return the delimiter that occurs most often in the header line: comma, semicolon or tab."""
     counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
@@ -278,6 +289,72 @@ def read_header(path: str | os.PathLike) -> list[str]:
             return []
         row = next(csv.reader([header_line], delimiter=detect_delimiter(header_line)), [])
         return [name.strip() for name in row]
+
+
+# Bytes read at a time by `scan_plain_csv` and by the COPY of a plain file.
+CHUNK_SIZE = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class PlainCsv:
+    """A CSV file whose rows PostgreSQL's COPY splits into the same fields as `CsvFile` does.
+
+    `data_offset` is the byte where the first data row starts, after the header
+    line. `data_rows` counts the lines after the header, a last line without a
+    line end included.
+    """
+
+    delimiter: str
+    header: list[str]
+    indexes: dict[str, int]
+    data_offset: int
+    data_rows: int
+
+
+def _is_plain(chunk: bytes) -> bool:
+    # Without a quote character no field is quoted or spans lines, so Python's
+    # csv module and COPY split rows and fields alike. A carriage return outside
+    # a CRLF line end is a line end to the csv module but data to COPY.
+    return b'"' not in chunk and b"\0" not in chunk and chunk.count(b"\r") == chunk.count(b"\r\n")
+
+
+def scan_plain_csv(path: str | os.PathLike, spec: ColumnSpec, mapping: Mapping[str, str] | None) -> PlainCsv | None:
+    """Return the layout of a plain CSV file, or None when the file needs `CsvFile` to read it.
+
+    A file is plain when its header has no problem and its bytes contain no
+    quote character, no NUL and no carriage return outside a CRLF line end. The
+    bytes are scanned in chunks without splitting them into rows. The scan does
+    not check the UTF-8 encoding, the number of fields per row or blank lines:
+    COPY rejects a file with any of these.
+    """
+    with open(path, "rb") as raw:
+        header_bytes = raw.readline()
+        if not _is_plain(header_bytes):
+            return None
+        try:
+            header_line = header_bytes.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+        if not header_line.strip():
+            return None
+        delimiter = detect_delimiter(header_line)
+        header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+        indexes, problems = check_header(spec, header, mapping)
+        if problems:
+            return None
+
+        line_ends = 0
+        last_byte = b"\n"
+        while chunk := raw.read(CHUNK_SIZE):
+            if chunk.endswith(b"\r"):
+                # Keep a CRLF line end in one chunk.
+                chunk += raw.read(1)
+            if not _is_plain(chunk):
+                return None
+            line_ends += chunk.count(b"\n")
+            last_byte = chunk[-1:]
+    data_rows = line_ends + (0 if last_byte == b"\n" else 1)
+    return PlainCsv(delimiter, header, indexes, len(header_bytes), data_rows)
 
 
 class CsvFile:
@@ -330,12 +407,7 @@ class CsvFile:
             self._report_progress()
 
     def _resolve(self, header: list[str]) -> dict | None:
-        indexes, problems = resolve_columns(self.spec, header, self.mapping)
-        seen = set()
-        for name in header:
-            if name and _normalize(name) in seen:
-                problems.append(("", name, f"the header names column {name} twice"))
-            seen.add(_normalize(name))
+        indexes, problems = check_header(self.spec, header, self.mapping)
         for column, value, reason in problems:
             self.errors.add(1, column, value, reason)
         return None if problems else indexes

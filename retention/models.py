@@ -67,6 +67,8 @@ class MrrLine(models.Model):
     charge_type = models.CharField(max_length=10, choices=ChargeType.choices)
 
     class Meta:
+        # The unique constraint's index also serves reads by month and by month and
+        # subscription, so the table has no separate index on (month, subscription).
         constraints = [
             models.UniqueConstraint(
                 fields=["month", "subscription", "product", "charge_type"],
@@ -74,7 +76,6 @@ class MrrLine(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(month__day=1), name="mrrline_month_first_day"),
         ]
-        indexes = [models.Index(fields=["month", "subscription"], name="mrrline_month_subscription_idx")]
 
 
 class ImportKind(models.TextChoices):

@@ -7,6 +7,7 @@ already exist, exactly as written.
 
 import datetime
 import logging
+from collections.abc import Callable, Sequence
 
 from django.db import connection
 
@@ -80,7 +81,14 @@ def check_accounts_and_subscriptions(stage: StagingTable, errors: ErrorCollector
 
 
 def create_subscriptions(stage: StagingTable) -> int:
-    """Create the subscriptions that are new to the database under their account; return how many."""
+    """Create the subscriptions that are new to the database under their account; return how many.
+
+    `stage` is any table with the columns subscription_ext and account_ext.
+    The sort reads every new subscription before the first insert. Without it,
+    a nested-loop plan chosen from the statistics of an empty table rescans the
+    rows this statement adds once per row, which took 18 s for 62,248
+    subscriptions on a fresh database.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -89,31 +97,41 @@ def create_subscriptions(stage: StagingTable) -> int:
             FROM (SELECT subscription_ext, MIN(account_ext) AS account_ext FROM {stage.name}
                   GROUP BY subscription_ext) s
             JOIN {ACCOUNT} a ON a.external_id = s.account_ext
-            WHERE NOT EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.external_id = s.subscription_ext)"""
+            WHERE NOT EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.external_id = s.subscription_ext)
+            ORDER BY s.subscription_ext"""
         )
         return max(cursor.rowcount, 0)
+
+
+def insert_lines(sql: str, params: Sequence = ()) -> Callable[[], int]:
+    """Return a `write_lines` for `replace_months` that runs one INSERT ... SELECT into the MRR line table."""
+
+    def write() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return max(cursor.rowcount, 0)
+
+    return write
 
 
 def replace_months(
     stage: StagingTable,
     months: list[datetime.date],
-    insert_lines_sql: str,
-    params: list,
+    write_lines: Callable[[], int],
     import_run_id: int | None,
 ) -> dict:
-    """Replace every MRR line of `months` with the lines `insert_lines_sql` builds from the staged rows.
+    """Replace every MRR line of `months` with the lines that `write_lines` stores from the staged rows.
 
-    `insert_lines_sql` is an INSERT ... SELECT into the MRR line table. The
-    months become covered months, and a recomputation of each month and of the
-    month twelve months later is queued for when the transaction commits.
-    Return the counts for the summary.
+    `stage` supplies the subscriptions to create, as in `create_subscriptions`.
+    `write_lines` inserts the new lines and returns how many. The months become
+    covered months, and a recomputation of each month and of the month twelve
+    months later is queued for when the transaction commits. Return the counts
+    for the summary.
     """
     with report_lock():
         subscriptions_created = create_subscriptions(stage)
         deleted, _ = MrrLine.objects.filter(month__in=months).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(insert_lines_sql, params)
-            lines_stored = max(cursor.rowcount, 0)
+        lines_stored = write_lines()
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
         schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}), import_run_id)

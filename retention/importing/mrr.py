@@ -25,10 +25,12 @@ from .lines import (
     MRR_LINE,
     SUBSCRIPTION,
     check_accounts_and_subscriptions,
+    insert_lines,
     replace_months,
     uncovered_months,
     uncovered_warning,
 )
+from .mrr_copy import Outcome, import_plain_mrr
 from .staging import StagingTable
 
 logger = logging.getLogger(__name__)
@@ -81,10 +83,49 @@ def import_mrr(
 
     `columns` maps the product's column names to the file's. Return the summary:
     rows_read, lines_stored, months_replaced (YYYY-MM), subscriptions_created,
-    uncovered_months and warnings. Raise ImportRejected, with nothing stored,
-    when any row is invalid.
+    uncovered_months, warnings and fast_path. Raise ImportRejected, with nothing
+    stored, when any row is invalid.
+
+    On PostgreSQL a plain file (see `import_plain_mrr`) is loaded with COPY and
+    checked with SQL, and fast_path is true. Any other file, and any file that
+    the SQL cannot prove valid, is read row by row.
     """
     started = time.monotonic()
+    outcome = import_plain_mrr(path, MRR_COLUMNS, columns, import_run_id, on_progress)
+    fast_path = outcome is not None
+    if outcome is None:
+        outcome = _import_rows(path, columns, import_run_id, on_progress)
+
+    gaps = uncovered_months()
+    summary = {
+        "rows_read": outcome.rows_read,
+        "lines_stored": outcome.counts["lines_stored"],
+        "months_replaced": [format_month(month) for month in outcome.months],
+        "subscriptions_created": outcome.counts["subscriptions_created"],
+        "uncovered_months": gaps,
+        "warnings": [warning for warning in [uncovered_warning(gaps)] if warning],
+        "fast_path": fast_path,
+    }
+    if not outcome.rows_read:
+        summary["warnings"].append("The file has no data rows, so nothing was replaced.")
+    logger.info(
+        "import run %s stored %d MRR lines from %d rows in %.1f s (%s)",
+        import_run_id,
+        outcome.counts["lines_stored"],
+        outcome.rows_read,
+        time.monotonic() - started,
+        "COPY" if fast_path else "read row by row",
+    )
+    return summary
+
+
+def _import_rows(
+    path: str | os.PathLike,
+    columns: dict[str, str] | None,
+    import_run_id: int | None,
+    on_progress: ProgressCallback | None,
+) -> Outcome:
+    """Read, check and store the file row by row; any invalid value raises ImportRejected naming it."""
     errors = ErrorCollector()
     csv_file = CsvFile(path, MRR_COLUMNS, columns, errors, on_progress)
     months = set()
@@ -116,7 +157,7 @@ def import_mrr(
             raise ImportRejected(errors)
 
         # Rows with the same month, subscription, product and charge type add up.
-        insert_lines = f"""
+        sql = f"""
             INSERT INTO {MRR_LINE} (month, subscription_id, product, quantity, mrr, charge_type)
             SELECT st.month, sub.id, st.product, SUM(st.quantity), SUM(st.mrr_cents), st.charge_type
             FROM {stage.name} st JOIN {SUBSCRIPTION} sub ON sub.external_id = st.subscription_ext
@@ -124,24 +165,5 @@ def import_mrr(
         ordered_months = sorted(months)
         counts = {"lines_stored": 0, "subscriptions_created": 0}
         if ordered_months:
-            counts = replace_months(stage, ordered_months, insert_lines, [], import_run_id)
-
-    gaps = uncovered_months()
-    summary = {
-        "rows_read": csv_file.rows_read,
-        "lines_stored": counts["lines_stored"],
-        "months_replaced": [format_month(month) for month in ordered_months],
-        "subscriptions_created": counts["subscriptions_created"],
-        "uncovered_months": gaps,
-        "warnings": [warning for warning in [uncovered_warning(gaps)] if warning],
-    }
-    if not csv_file.rows_read:
-        summary["warnings"].append("The file has no data rows, so nothing was replaced.")
-    logger.info(
-        "import run %s stored %d MRR lines from %d rows in %.1f s",
-        import_run_id,
-        counts["lines_stored"],
-        csv_file.rows_read,
-        time.monotonic() - started,
-    )
-    return summary
+            counts = replace_months(stage, ordered_months, insert_lines(sql), import_run_id)
+    return Outcome(csv_file.rows_read, ordered_months, counts)

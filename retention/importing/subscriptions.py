@@ -35,6 +35,7 @@ from .lines import (
     MRR_LINE,
     SUBSCRIPTION,
     check_accounts_and_subscriptions,
+    insert_lines,
     replace_months,
     uncovered_months,
     uncovered_warning,
@@ -139,7 +140,8 @@ def import_subscriptions(
             months_table.close_loading()
             counts = {"lines_stored": 0, "subscriptions_created": 0}
             if months:
-                counts = replace_months(stage, months, _insert_lines_sql(stage, convention), [], import_run_id)
+                write_lines = insert_lines(_insert_lines_sql(stage, convention))
+                counts = replace_months(stage, months, write_lines, import_run_id)
             checks = _check_periods(stage, convention, last_day(current_month))
 
     gaps = uncovered_months()
