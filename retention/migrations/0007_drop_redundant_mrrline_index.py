@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('retention', '0004_pending_recompute'),
+        ('retention', '0006_customer_row_indexes'),
     ]
 
     operations = [
