@@ -60,7 +60,13 @@ class MrrLine(models.Model):
     """
 
     month = models.DateField(help_text="First day of the month.")
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="mrr_lines")
+    # Imports take the subscription id from a join with the subscription table
+    # under the report lock, and Django's PROTECT stops deleting a subscription
+    # that has lines. A database constraint would check each of a million
+    # inserted lines again at commit.
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="mrr_lines", db_constraint=False
+    )
     product = models.CharField(max_length=100)
     quantity = models.BigIntegerField(help_text="Seats.")
     mrr = CentsField(help_text="US dollars; negative for a recurring credit.")

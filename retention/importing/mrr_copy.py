@@ -317,8 +317,10 @@ def _write_lines(stage: StagingTable) -> int:
         cursor.execute("SET LOCAL work_mem = '64MB'")
         try:
             with transaction.atomic():
+                # Rows in the unique index's order append to its pages instead of landing all over it.
                 cursor.execute(
                     f"{target} SELECT {month}, sub.id, st.product, st.quantity::bigint, {cents}, {charge_type} {source}"
+                    " ORDER BY 1, 2, 3, 6"
                 )
                 return max(cursor.rowcount, 0)
         except IntegrityError as error:
