@@ -14,7 +14,12 @@ class User(AbstractUser):
     @property
     def role_names(self) -> set[str]:
         if not hasattr(self, "_role_names"):
-            self._role_names = set(self.groups.values_list("name", flat=True)) if self.pk else set()
+            if self.pk:
+                from .backends import load_access
+
+                load_access(self)
+            else:
+                self._role_names = set()
         return self._role_names
 
     @property

@@ -3,6 +3,7 @@
 import functools
 
 from django.db import connection, transaction
+from psycopg import IsolationLevel
 
 
 def read_snapshot(view):
@@ -18,9 +19,17 @@ def read_snapshot(view):
     def wrapper(request, *args, **kwargs):
         if connection.vendor != "postgresql" or connection.in_atomic_block:
             return view(request, *args, **kwargs)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return view(request, *args, **kwargs)
+        connection.ensure_connection()
+        raw = connection.connection
+        previous = raw.isolation_level, raw.read_only
+        # psycopg opens the next transaction with BEGIN ISOLATION LEVEL
+        # REPEATABLE READ READ ONLY, so the snapshot costs no extra statement.
+        raw.isolation_level, raw.read_only = IsolationLevel.REPEATABLE_READ, True
+        try:
+            with transaction.atomic():
+                return view(request, *args, **kwargs)
+        finally:
+            if not raw.closed:
+                raw.isolation_level, raw.read_only = previous
 
     return wrapper

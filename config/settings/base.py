@@ -94,7 +94,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # Refuses a login while its user name and address are locked out, before the password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's model backend, with roles and permissions read in one query.
+    "accounts.backends.RoleBackend",
 ]
 # Five failed logins for one user name from one address lock that pair out for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
