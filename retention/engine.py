@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 
 from django.db import DatabaseError, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from common.money import percentage
@@ -217,8 +218,13 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
                 model.objects.all().delete()
             return 0
         first, last = span.first, span.last
-        for model in (RetentionCustomer, RetentionResult, ReasonTotal):
-            model.objects.exclude(month__range=(first, last)).delete()
+        # Every run writes a month's results, customers and reason totals
+        # together, so the small results table tells which months to remove.
+        outside = Q(month__lt=first) | Q(month__gt=last)
+        stale = sorted(set(RetentionResult.objects.filter(outside).values_list("month", flat=True)))
+        if stale:
+            for model in (RetentionCustomer, RetentionResult, ReasonTotal):
+                model.objects.filter(month__in=stale).delete()
 
         span_months = set(month_range(first, last))
         if months is None:
