@@ -58,6 +58,14 @@ def recompute_previous_month() -> int:
     return recompute([previous])
 
 
+@shared_task(acks_late=True, **RETRY)
+def close_abandoned_imports() -> int:
+    """Mark as failed the running imports whose worker died. Beat runs this every ten minutes."""
+    from .importing.runs import close_abandoned_runs
+
+    return close_abandoned_runs()
+
+
 @shared_task(acks_late=True)
 def run_import(import_run_id: int) -> None:
     """Run a queued upload. The import replaces data only if every row is valid."""

@@ -67,3 +67,12 @@ def test_positional_day_of_week_counter_example_fires_twice():
 
 def test_visibility_timeout_exceeds_a_long_import():
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] >= 3600
+
+
+def test_abandoned_imports_are_swept_every_ten_minutes():
+    entry = settings.CELERY_BEAT_SCHEDULE["close-abandoned-imports"]
+    start = datetime.datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    fired = fire_times(entry["schedule"], start, start + datetime.timedelta(hours=1))
+
+    assert entry["task"] == "retention.tasks.close_abandoned_imports"
+    assert [moment.minute for moment in fired] == [0, 10, 20, 30, 40, 50]

@@ -180,6 +180,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "retention.tasks.recompute_pending",
         "schedule": crontab(minute="*/10"),
     },
+    "close-abandoned-imports": {
+        "task": "retention.tasks.close_abandoned_imports",
+        "schedule": crontab(minute="*/10"),
+    },
     "recompute-retention-monthly": {
         "task": "retention.tasks.recompute_previous_month",
         "schedule": crontab(minute=0, hour=2, day_of_month="1"),

@@ -1,5 +1,6 @@
 """The life of an ImportRun: upload, column mapping, queueing and running."""
 
+import contextlib
 import logging
 import os
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -25,6 +26,15 @@ from .subscriptions import SUBSCRIPTION_COLUMNS, import_subscriptions
 logger = logging.getLogger(__name__)
 
 UPLOAD_DIRECTORY = "imports"
+
+# PostgreSQL advisory locks of running imports use this first key and the run's id as the second.
+_RUNNING_LOCK_KEY = 7_302_912
+
+ABANDONED_MESSAGE = (
+    "The import stopped before it recorded its outcome: its worker or the database went away. "
+    "Its rows are stored only if it had finished writing them, because the write is all or nothing. "
+    "Upload the file again to be sure; the same file replaces the same data."
+)
 
 
 def column_spec(kind: str) -> ColumnSpec:
@@ -70,7 +80,8 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
         options["end_date"] = run.end_date
     logger.info("import run %s started: %s file %s", run.pk, run.kind, run.file_name)
     try:
-        summary = _importer(run.kind)(path, **options)
+        with _running_lock(run.pk):
+            summary = _importer(run.kind)(path, **options)
     except ImportRejected as rejection:
         _finish(
             run,
@@ -96,6 +107,50 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
     return run
 
 
+@contextlib.contextmanager
+def _running_lock(run_id: int):
+    """Hold a session-level advisory lock on PostgreSQL while the import runs.
+
+    The server releases it when the worker's connection ends, so
+    `close_abandoned_runs` can tell a live run from one whose worker died.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_RUNNING_LOCK_KEY, run_id])
+    try:
+        yield
+    finally:
+        # After a database restart the lock is gone with the connection.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RUNNING_LOCK_KEY, run_id])
+
+
+def close_abandoned_runs() -> int:
+    """Mark as failed every running import whose worker is gone, and return how many.
+
+    A run is abandoned when no database session holds its advisory lock. On
+    SQLite, imports run in the process that started them, so there is nothing to do.
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    closed = 0
+    for run in ImportRun.objects.filter(status=ImportStatus.RUNNING).order_by("pk"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RUNNING_LOCK_KEY, run.pk])
+            if not cursor.fetchone()[0]:
+                continue
+            try:
+                if ImportRun.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).exists():
+                    logger.warning("import run %s was abandoned by its worker; marking it failed", run.pk)
+                    _finish(run, ImportStatus.FAILED, summary={"error": ABANDONED_MESSAGE})
+                    closed += 1
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RUNNING_LOCK_KEY, run.pk])
+    return closed
+
+
 def _finish(run: ImportRun, status: str, **fields) -> None:
     finished_at = timezone.now()
     with transaction.atomic():
@@ -109,16 +164,18 @@ def run_import(import_run_id: int) -> None:
     The claim is a conditional UPDATE from queued to running, so two workers
     never run the same upload.
     """
-    # NOTE: a worker that dies mid-import leaves the run marked running, so a
-    # redelivered task skips it. The CS admin then has to upload the file again.
-    claimed = ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, rows_read=0, bytes_read=0
-    )
-    if not claimed:
-        logger.info("import run %s is not queued; nothing to do", import_run_id)
-        return
-    run = ImportRun.objects.get(pk=import_run_id)
-    execute(run, run_path(run))
+    # A worker that dies mid-import leaves the run marked running, and a
+    # redelivered task skips it; close_abandoned_runs marks it failed.
+    # The lock is taken before the claim, so a sweep never finds the run running without it.
+    with _running_lock(import_run_id):
+        claimed = ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.QUEUED).update(
+            status=ImportStatus.RUNNING, rows_read=0, bytes_read=0
+        )
+        if not claimed:
+            logger.info("import run %s is not queued; nothing to do", import_run_id)
+            return
+        run = ImportRun.objects.get(pk=import_run_id)
+        execute(run, run_path(run))
 
 
 def start_command_run(kind: str, path: str, columns: dict[str, str], end_date: str) -> ImportRun:

@@ -17,6 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from audit.models import AuditEvent
+from retention.importing.runs import _RUNNING_LOCK_KEY, ABANDONED_MESSAGE, close_abandoned_runs
 from retention.management.commands.backup_check import fingerprint
 from retention.models import CoveredMonth, ImportRun, MrrLine, RetentionResult
 from tests.conftest import IN_CI
@@ -132,3 +134,71 @@ def test_recompute_killed_half_way_keeps_previous_figures(postgresql, tmp_path):
     call_command("recompute_retention", stdout=StringIO())
     assert fingerprint(conninfo()) == before
     assert RetentionResult.objects.filter(customers__gt=0).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_import_is_closed_as_failed(postgresql, tmp_path):
+    synthetic_book(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "import_mrr", str(tmp_path / "mrr.csv")],
+        cwd=ROOT,
+        env=command_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = process.stderr.readline()
+    while first and not first.startswith("Read "):
+        first = process.stderr.readline()
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    # The server ends the killed session, and its lock with it, shortly after the socket closes.
+    deadline = time.monotonic() + 10
+    while close_abandoned_runs() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    run = ImportRun.objects.get(kind="mrr")
+    assert run.status == "failed"
+    assert run.summary["error"] == ABANDONED_MESSAGE
+    assert run.finished_at is not None
+    assert AuditEvent.objects.filter(action="import_failed", object_id=str(run.pk)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locked_running_import_stays_running(postgresql):
+    run = ImportRun.objects.create(kind="mrr", status="running", file_name="live.csv")
+    with psycopg.connect(conninfo(), autocommit=True) as worker:
+        worker.execute("SELECT pg_advisory_lock(%s, %s)", [_RUNNING_LOCK_KEY, run.pk])
+
+        assert close_abandoned_runs() == 0
+        run.refresh_from_db()
+        assert run.status == "running"
+
+    assert close_abandoned_runs() == 1
+    run.refresh_from_db()
+    assert run.status == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_in_progress_is_not_closed(postgresql, tmp_path):
+    synthetic_book(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "import_mrr", str(tmp_path / "mrr.csv")],
+        cwd=ROOT,
+        env=command_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = process.stderr.readline()
+    while first and not first.startswith("Read "):
+        first = process.stderr.readline()
+
+    closed = close_abandoned_runs()
+    process.stderr.read()
+    process.wait(timeout=120)
+
+    assert first.startswith("Read ")
+    assert closed == 0
+    assert process.returncode == 0
+    assert ImportRun.objects.get(kind="mrr").status == "done"
