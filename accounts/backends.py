@@ -41,6 +41,9 @@ def load_access(user) -> None:
             if codename is not None:
                 role_permissions.add(f"{app_label}.{codename}")
     user._role_names = roles
+    if user.is_superuser:
+        # Django's model backend gives a superuser every permission; leave that to it.
+        return
     user._user_perm_cache = own_permissions
     user._group_perm_cache = role_permissions
     user._perm_cache = own_permissions | role_permissions

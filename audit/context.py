@@ -9,7 +9,9 @@ import contextlib
 from contextvars import ContextVar
 
 _request = ContextVar("audit_request", default=None)
-_user = ContextVar("audit_user", default=None)
+# Marks "no acting_as block"; None inside a block means the system.
+_UNSET = object()
+_user = ContextVar("audit_user", default=_UNSET)
 
 
 @contextlib.contextmanager
@@ -23,9 +25,9 @@ def acting_as(user):
 
 
 def current_user():
-    """Return the user set by `acting_as`, else the signed-in user of the current request, else None."""
+    """Return the user set by `acting_as` (None for the system), else the signed-in user of the request, else None."""
     user = _user.get()
-    if user is not None:
+    if user is not _UNSET:
         return user
     request = _request.get()
     if request is not None and request.user.is_authenticated:

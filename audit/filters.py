@@ -71,4 +71,7 @@ class AuditEventFilter(django_filters.FilterSet):
         return queryset.filter(when__gte=_start_of_day(value))
 
     def filter_date_to(self, queryset, name, value):
+        if value == datetime.date.max:
+            # No later day exists to bound the range, so every event is on or before it.
+            return queryset
         return queryset.filter(when__lt=_start_of_day(value + datetime.timedelta(days=1)))

@@ -78,11 +78,8 @@ def record_recompute(months: list[datetime.date], span: DataSpan, seconds: float
 
 def pending_requester():
     """Return the one user whose uploads requested the pending recomputations, or None when none or several did."""
-    user_ids = set(
-        PendingRecompute.objects.filter(import_run__created_by__isnull=False).values_list(
-            "import_run__created_by", flat=True
-        )
-    )
-    if len(user_ids) != 1:
+    # A record without an uploader (a command, an edit, a beat run) counts as the system.
+    user_ids = set(PendingRecompute.objects.values_list("import_run__created_by", flat=True))
+    if len(user_ids) != 1 or None in user_ids:
         return None
     return get_user_model().objects.filter(pk=user_ids.pop()).first()

@@ -21,6 +21,7 @@ from common.money import percentage
 from common.months import add_months, month_range, parse_month
 
 from .audit import record_recompute
+from .importing.staging import drop_temporary_table_sql
 from .locks import report_lock
 from .models import Level, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
 from .span import data_span
@@ -302,8 +303,8 @@ def _work_tables(cursor):
     """
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL work_mem = '64MB'")
+    _drop_work_tables(cursor)
     for name, create_sql in _WORK_TABLES.items():
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(create_sql)
         if connection.vendor == "postgresql" and name == _KEYS_TABLE:
             cursor.execute(f"ANALYZE {name}")
@@ -320,7 +321,7 @@ def _work_tables(cursor):
 
 def _drop_work_tables(cursor) -> None:
     for name in _WORK_TABLES:
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(drop_temporary_table_sql(name))
 
 
 def _result_rows(month, level, totals, computed_at):

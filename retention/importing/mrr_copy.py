@@ -10,6 +10,7 @@ ASCII once spaces and tabs are trimmed. For such a value Python's `str.strip`
 and the SQL's `btrim(value, ' \t')` give the same text.
 """
 
+import csv
 import dataclasses
 import datetime
 import logging
@@ -125,6 +126,10 @@ def import_plain_mrr(
         logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
         return None
 
+    if len(set(plain.indexes.values())) != len(plain.indexes):
+        # The staging table has one column per file column, so it cannot hold one value under two names.
+        logger.info("import run %s: two product columns read the same file column", import_run_id)
+        return None
     names = {index: STAGE_NAMES[name] for name, index in plain.indexes.items()}
     stage_columns = [names.get(index, f"unused_{index}") for index in range(len(plain.header))]
     # Line 1 is the header and COPY keeps the file's order, so the identity is the line number.
@@ -134,6 +139,10 @@ def import_plain_mrr(
         rows = _copy(stage, path, plain, stage_columns, on_progress)
         if rows is None:
             logger.info("import run %s: COPY rejected the file or read another number of rows", import_run_id)
+            return None
+        unused = [column for column in stage_columns if column not in STAGE_NAMES.values()]
+        if _has_oversized_field(stage, unused):
+            logger.info("import run %s: a field is longer than Python's CSV reader accepts", import_run_id)
             return None
         months = _check_values(stage)
         if months is None:
@@ -162,6 +171,22 @@ def import_plain_mrr(
             if months:
                 counts = replace_months(subscriptions, months, lambda: _write_lines(stage), import_run_id)
     return Outcome(rows, months, counts)
+
+
+def _has_oversized_field(stage: StagingTable, columns: list[str]) -> bool:
+    """Return True when a column that the import does not read contains a field the row-by-row reader rejects.
+
+    Python's csv module rejects a field longer than its field size limit. The
+    columns the import reads fail the SQL length checks long before that.
+    """
+    if not columns:
+        return False
+    too_long = " OR ".join(f"char_length({column}) > %s" for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {stage.name} WHERE {too_long})", [csv.field_size_limit()] * len(columns)
+        )
+        return cursor.fetchone()[0]
 
 
 def _database_is_utf8() -> bool:

@@ -19,6 +19,14 @@ from common.csvimport import CHUNK_SIZE, ERROR_LIMIT, PlainCsv, RowError
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
+
+
+def drop_temporary_table_sql(name: str) -> str:
+    """Return the DROP of temporary table `name`; naming the temporary schema leaves a regular table alone."""
+    schema = "pg_temp" if connection.vendor == "postgresql" else "temp"
+    return f"DROP TABLE IF EXISTS {schema}.{name}"
+
+
 COPY_DELIMITERS = {",": "','", ";": "';'", "\t": "E'\\t'"}
 
 
@@ -45,14 +53,14 @@ class StagingTable:
     def __enter__(self):
         definition = ", ".join(f"{column} {sql_type}" for column, sql_type in self.columns)
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+            cursor.execute(drop_temporary_table_sql(self.name))
             cursor.execute(f"CREATE TEMPORARY TABLE {self.name} ({definition})")
         return self
 
     def __exit__(self, exc_type, exc, traceback):
         try:
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+                cursor.execute(drop_temporary_table_sql(self.name))
         except DatabaseError:
             # An aborted PostgreSQL transaction rejects the DROP; its rollback
             # removes the table anyway. Without a pending error this is a real fault.

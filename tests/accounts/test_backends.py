@@ -71,3 +71,12 @@ def test_superuser_keeps_every_permission(db):
 
     assert root.has_perm("retention.add_importrun")
     assert root.has_perm("audit.view_auditevent")
+
+
+def test_superuser_roles_first_keeps_every_permission(db):
+    root = fresh(UserFactory(is_superuser=True))
+    expected = ModelBackend().get_all_permissions(fresh(root))
+
+    assert root.role_names == set()
+    assert root.get_all_permissions() == expected
+    assert len(expected) > 100

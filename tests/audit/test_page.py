@@ -121,10 +121,11 @@ def test_events_newest_first(admin_client, book):
         ({"date_from": "2024-06-04"}, ["import", "rate"]),
         ({"date_to": "2024-06-04"}, ["rate", "milestone"]),
         ({"date_from": "2024-06-04", "date_to": "2024-06-04"}, ["rate"]),
+        ({"date_to": "9999-12-31"}, ["import", "rate", "milestone"]),
         ({"actor": "null"}, ["import"]),
         ({"action": AuditAction.RATE_CHANGED, "object_type": ObjectType.JOURNEY}, []),
     ],
-    ids=["action", "object type", "label text", "from", "to", "one day", "system", "no match"],
+    ids=["action", "object type", "label text", "from", "to", "one day", "last date", "system", "no match"],
 )
 def test_filters(admin_client, book, query, expected):
     response = admin_client.get(URL, query)

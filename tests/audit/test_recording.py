@@ -8,10 +8,11 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.http import HttpResponse
 from django.urls import reverse
 
 from accounts.roles import Role
-from audit.context import acting_as
+from audit.context import ActingUserMiddleware, acting_as, current_user
 from audit.models import AuditAction, AuditEvent, ObjectType
 from common.fiscal import FiscalQuarter
 from journeys.models import Milestone
@@ -214,6 +215,37 @@ def test_pending_recompute_task_names_the_uploader(tmp_path, cs_admin):
 
 
 # Journeys and milestones
+
+
+def test_pending_recompute_with_a_command_is_the_system(tmp_path, cs_admin):
+    call_command("import_accounts", write(tmp_path, "accounts.csv", ACCOUNTS), stdout=StringIO(), stderr=StringIO())
+    call_command("import_mrr", write(tmp_path, "mrr.csv", MRR), stdout=StringIO(), stderr=StringIO())
+    upload = ImportRun.objects.create(kind=ImportKind.MRR, file_name="m.csv", created_by=cs_admin)
+    PendingRecompute.objects.all().delete()
+    PendingRecompute.objects.create(months=["2024-06"], import_run=upload)
+    PendingRecompute.objects.create(months=["2024-05"], import_run=None)
+
+    tasks.recompute_pending()
+
+    event = AuditEvent.objects.filter(action=AuditAction.RECOMPUTE).latest("id")
+    assert event.actor is None
+    assert event.actor_name == "system"
+
+
+def test_acting_as_none_is_the_system_in_a_request(rf, cs_admin):
+    request = rf.get("/")
+    request.user = cs_admin
+    seen = []
+
+    def view(request):
+        with acting_as(None):
+            seen.append(current_user())
+        seen.append(current_user())
+        return HttpResponse()
+
+    ActingUserMiddleware(view)(request)
+
+    assert seen == [None, cs_admin]
 
 
 @pytest.fixture

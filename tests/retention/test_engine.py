@@ -320,3 +320,24 @@ def test_concurrent_recomputes_leave_one_result_per_key():
         Decimal("120.00"),
         Decimal("100.00"),
     )
+
+
+def test_regular_table_named_like_a_work_table_survives(transactional_db):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE tamarind_work_keys (note varchar(10))")
+        cursor.execute("INSERT INTO tamarind_work_keys VALUES ('kept')")
+    try:
+        add_lines(
+            [
+                ("2023-06", "X", "SUB-X", "Premium", 5, "50.00", "recurring"),
+                ("2024-06", "X", "SUB-X", "Premium", 5, "50.00", "recurring"),
+            ]
+        )
+        recompute_retention()
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT note FROM tamarind_work_keys")
+            assert cursor.fetchall() == [("kept",)]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS tamarind_work_keys")

@@ -172,6 +172,20 @@ def test_file_only_python_reads_falls_back(tmp_path, accounts, monkeypatch, name
     assert chosen["lines_stored"] >= 1
 
 
+def test_product_and_subscription_read_from_one_file_column(tmp_path, accounts, monkeypatch):
+    header = "month,account_id,subscription_id,quantity,mrr,charge_type\n"
+    path = write_csv(tmp_path / "shared.csv", header + "2024-05,ACC-1,SUB-1,10,100.00,recurring\n")
+
+    (chosen, chosen_data), (row_by_row, row_by_row_data) = import_both_ways(
+        monkeypatch, path, columns={"product": "subscription_id"}
+    )
+
+    assert chosen["fast_path"] is False
+    assert chosen == row_by_row
+    assert chosen_data == row_by_row_data
+    assert chosen_data["lines"][0][2] == "SUB-1"
+
+
 INVALID_FILES = {
     "field_count_mismatch": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,100.00\n2024-06,ACC-1,SUB-1,Premium,1,1.00,a,b\n",
     "invalid_amount": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1e3,recurring\n2024-06,ACC-1,SUB-1,Premium,1,1,250\n",
@@ -188,6 +202,11 @@ INVALID_FILES = {
     + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\n"
     + "2024-06,ACC-2,SUB-1,Premium,10,1.00,recurring\n",
     "end_of_data_marker": HEADER + FIRST_ROW + "\n\\.\n2024-06,ACC-1,SUB-1,Premium,1,1.00,x\n",
+    "unread_field_over_csv_limit": HEADER.rstrip("\n")
+    + ",note\n"
+    + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring,"
+    + "x" * 200_000
+    + "\n",
     "lone_carriage_return": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\r2024-06,ACC-1,SUB-1,Premium,1,1\n",
 }
 
