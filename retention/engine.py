@@ -220,7 +220,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
             return 0
         first, last = span.first, span.last
         # Every run writes a month's results, customers and reason totals
-        # together, so the small results table tells which months to remove.
+        # together, so the small results table lists the months to remove.
         outside = Q(month__lt=first) | Q(month__gt=last)
         stale = sorted(set(RetentionResult.objects.filter(outside).values_list("month", flat=True)))
         if stale:

@@ -232,7 +232,7 @@ def test_pending_recompute_with_a_command_is_the_system(tmp_path, cs_admin):
     assert event.actor_name == "system"
 
 
-def test_acting_as_none_is_the_system_in_a_request(rf, cs_admin):
+def test_acting_as_none_means_system(rf, cs_admin):
     request = rf.get("/")
     request.user = cs_admin
     seen = []

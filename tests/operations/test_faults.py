@@ -71,6 +71,25 @@ def synthetic_book(tmp_path, parents=1500):
     call_command("import_accounts", str(tmp_path / "accounts.csv"), stdout=StringIO(), stderr=StringIO())
 
 
+def start_import(tmp_path):
+    """Start `import_mrr` of the synthetic book in a subprocess and return it with its first progress line.
+
+    Progress lines come every 5,000 rows, so the import is under way when this returns.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "import_mrr", str(tmp_path / "mrr.csv")],
+        cwd=ROOT,
+        env=command_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = process.stderr.readline()
+    while first and not first.startswith("Read "):
+        first = process.stderr.readline()
+    return process, first
+
+
 def wait_for_query(fragment, timeout=60):
     """Wait until another session runs a statement that contains `fragment`."""
     deadline = time.monotonic() + timeout
@@ -91,18 +110,7 @@ def wait_for_query(fragment, timeout=60):
 def test_import_killed_half_way_stores_nothing(postgresql, tmp_path):
     synthetic_book(tmp_path)
     lines_before = MrrLine.objects.count()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "import_mrr", str(tmp_path / "mrr.csv")],
-        cwd=ROOT,
-        env=command_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # Progress lines come every 5,000 rows; kill the import after the first.
-    first = process.stderr.readline()
-    while first and not first.startswith("Read "):
-        first = process.stderr.readline()
+    process, first = start_import(tmp_path)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
 
@@ -139,17 +147,7 @@ def test_recompute_killed_half_way_keeps_previous_figures(postgresql, tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_killed_import_is_closed_as_failed(postgresql, tmp_path):
     synthetic_book(tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "import_mrr", str(tmp_path / "mrr.csv")],
-        cwd=ROOT,
-        env=command_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    first = process.stderr.readline()
-    while first and not first.startswith("Read "):
-        first = process.stderr.readline()
+    process, first = start_import(tmp_path)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     # The server ends the killed session, and its lock with it, shortly after the socket closes.
@@ -182,17 +180,7 @@ def test_locked_running_import_stays_running(postgresql):
 @pytest.mark.django_db(transaction=True)
 def test_import_in_progress_is_not_closed(postgresql, tmp_path):
     synthetic_book(tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "import_mrr", str(tmp_path / "mrr.csv")],
-        cwd=ROOT,
-        env=command_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    first = process.stderr.readline()
-    while first and not first.startswith("Read "):
-        first = process.stderr.readline()
+    process, first = start_import(tmp_path)
 
     closed = close_abandoned_runs()
     process.stderr.read()
