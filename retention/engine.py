@@ -23,7 +23,7 @@ from common.months import add_months, month_range, parse_month
 from .audit import record_recompute
 from .importing.staging import drop_temporary_table_sql
 from .locks import report_lock
-from .models import Level, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from .models import Level, MrrLine, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
 from .span import data_span
 
 logger = logging.getLogger(__name__)
@@ -268,6 +268,10 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
         analyzed = False
         for month in months:
             baseline = add_months(month, -12)
+            if not MrrLine.objects.filter(month=baseline).exists():
+                # Without lines in M-12 no customer is in the cohort at any
+                # level, and the month's results are zeros.
+                continue
             cursor.execute(f"{'TRUNCATE' if postgresql else 'DELETE FROM'} {_PAIRS_TABLE}")
             cursor.execute(pairs_sql, [baseline, month, baseline, month, baseline, month, baseline, month])
             if postgresql and not analyzed:
