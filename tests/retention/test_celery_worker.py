@@ -95,7 +95,9 @@ def test_recompute_task_runs_on_real_worker(worker):
             ("2024-06", "ACC-R1", "SUB-R1", "Premium", 12, "120.00", "recurring"),
         ]
     )
-    sender = Celery(broker=BROKER_URL)
+    # A new app becomes Celery's current app unless set_as_current is False, and later
+    # tests would then send their tasks to Redis instead of running them eagerly.
+    sender = Celery(broker=BROKER_URL, set_as_current=False)
 
     # The same message delivered twice must leave one result per key.
     for _ in range(2):
