@@ -24,7 +24,7 @@ from common.csvimport import (
 )
 from retention.importing.staging import StagingTable
 from retention.locks import report_lock
-from retention.services import schedule_recompute
+from retention.services import mark_import_stored, schedule_recompute
 
 from .models import Account, Contact, Segment, User
 from .roles import Role
@@ -136,6 +136,7 @@ def import_accounts(
             changed = refresh_ultimate_parents()
             # Reports use the hierarchy as stored now, so a change restates every month.
             schedule_recompute(None, import_run_id)
+            mark_import_stored(import_run_id)
 
     summary = {
         "rows_read": csv_file.rows_read,

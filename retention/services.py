@@ -5,11 +5,12 @@ import functools
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from common.months import format_month
 
-from .models import PendingRecompute
+from .models import ImportRun, ImportStatus, PendingRecompute
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,19 @@ def schedule_recompute(months: list[datetime.date] | None, import_run_id: int | 
     payload = None if months is None else sorted({format_month(month) for month in months})
     pending = PendingRecompute.objects.create(months=payload, import_run_id=import_run_id)
     transaction.on_commit(functools.partial(_enqueue, pending.pk))
+
+
+def mark_import_stored(import_run_id: int | None) -> None:
+    """Mark a running import as done, in the transaction that stores its data.
+
+    The import writes its summary and audit event after this transaction
+    commits. When the database goes away between the two, the run still shows
+    that its data is stored, and the sweep of abandoned runs leaves it alone.
+    """
+    if import_run_id is not None:
+        ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.DONE, finished_at=timezone.now()
+        )
 
 
 def _enqueue(pending_id: int) -> None:

@@ -16,7 +16,7 @@ from common.csvimport import ErrorCollector, RowError
 from common.months import add_months, format_month, month_range
 from retention.locks import report_lock
 from retention.models import CoveredMonth, MrrLine
-from retention.services import schedule_recompute
+from retention.services import mark_import_stored, schedule_recompute
 
 from .staging import StagingTable
 
@@ -135,6 +135,7 @@ def replace_months(
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
         schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}), import_run_id)
+        mark_import_stored(import_run_id)
     logger.info(
         "import run %s replaced %d months: deleted %d lines, stored %d, created %d subscriptions",
         import_run_id,

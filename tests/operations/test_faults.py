@@ -17,7 +17,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from accounts.services import import_accounts
 from audit.models import AuditEvent
+from retention.importing.mrr import import_mrr
 from retention.importing.runs import _RUNNING_LOCK_KEY, ABANDONED_MESSAGE, close_abandoned_runs
 from retention.management.commands.backup_check import fingerprint
 from retention.models import CoveredMonth, ImportRun, MrrLine, RetentionResult
@@ -190,3 +192,19 @@ def test_import_in_progress_is_not_closed(postgresql, tmp_path):
     assert closed == 0
     assert process.returncode == 0
     assert ImportRun.objects.get(kind="mrr").status == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["accounts", "mrr"])
+def test_import_stored_before_its_summary_counts_as_done(postgresql, tmp_path, kind):
+    # The importer is called without the runner, as if the process died once the data had committed.
+    synthetic_book(tmp_path, parents=20)
+    run = ImportRun.objects.create(kind=kind, status="running", file_name=f"{kind}.csv")
+    importer = {"accounts": import_accounts, "mrr": import_mrr}[kind]
+
+    importer(tmp_path / f"{kind}.csv", import_run_id=run.pk)
+
+    assert close_abandoned_runs() == 0
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert run.finished_at is not None
