@@ -23,7 +23,16 @@ from common.months import add_months, month_range, parse_month
 from .audit import record_recompute
 from .importing.staging import drop_temporary_table_sql
 from .locks import report_lock
-from .models import Level, MrrLine, PendingRecompute, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from .models import (
+    CustomerBlock,
+    Level,
+    PendingRecompute,
+    ReasonTotal,
+    RetentionCustomer,
+    RetentionResult,
+    SegmentKey,
+    TamTotal,
+)
 from .span import data_span
 
 logger = logging.getLogger(__name__)
@@ -35,6 +44,9 @@ _KEYS_TABLE = "tamarind_work_keys"
 # One month's pairs: per subscription and product, MRR in M-12 (a) and M (b),
 # recurring MRR (ra, rb) and recurring seats (sa, sb):
 _PAIRS_TABLE = "tamarind_work_pairs"
+
+# The tables a recomputation replaces for the months it computes, besides the customer rows.
+_TOTAL_MODELS = (CustomerBlock, TamTotal, RetentionResult, ReasonTotal)
 
 _WORK_TABLES = {
     _KEYS_TABLE: f"""
@@ -105,13 +117,12 @@ _LEVEL_PAIRS = {
 _CUSTOMER_SQL = """
 INSERT INTO retention_retentioncustomer (
     month, level, account_id, subscription_id, segment, tam_id, a, b, c,
-    recurring_a, recurring_b, seats_a, seats_b, products_a, products_b, reason, reason_amount
+    recurring_a, recurring_b, seats_a, seats_b, reason, reason_amount
 )
 SELECT %s, %s, totals.account_id, totals.subscription_id, totals.segment, totals.tam_id,
        totals.a, totals.b,
        CASE WHEN totals.b < totals.a THEN totals.b ELSE totals.a END,
        totals.ra, totals.rb, totals.seats_a, totals.seats_b,
-       COALESCE(totals.products_a, ''), COALESCE(totals.products_b, ''),
        CASE
            WHEN totals.rb = totals.ra THEN ''
            WHEN totals.rb = 0 THEN 'cancellation'
@@ -131,36 +142,47 @@ FROM (
            {sum}(a) AS a, {sum}(b) AS b, {sum}(ra) AS ra, {sum}(rb) AS rb, {sum}(sa) AS seats_a, {sum}(sb) AS seats_b,
            COUNT(*) FILTER (WHERE ra > 0) AS count_a,
            COUNT(*) FILTER (WHERE rb > 0) AS count_b,
-           COUNT(*) FILTER (WHERE ra > 0 AND rb > 0) AS count_both,
-           {products_a} AS products_a,
-           {products_b} AS products_b
+           COUNT(*) FILTER (WHERE ra > 0 AND rb > 0) AS count_both
     FROM ({level_pairs}) per_product
     GROUP BY account_id, subscription_id
     HAVING {sum}(a) > 0
 ) totals
 """
 
-# Per-segment sums of the stored customers of the given months.
-_SEGMENT_TOTALS_SQL = """
-SELECT month, level, segment, COUNT(*), COALESCE(SUM(a), 0), COALESCE(SUM(b), 0), COALESCE(SUM(c), 0),
-       COALESCE(SUM(recurring_a), 0), COALESCE(SUM(recurring_b), 0)
+# The customer rows from a given id on, added up per month, level, segment,
+# owning TAM and reason. The reason and segment totals below add up these few rows
+# instead of reading the customers again.
+_TAM_TOTALS_SQL = """
+INSERT INTO retention_tamtotal (
+    month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount
+)
+SELECT month, level, segment, tam_id, reason, COUNT(*), {sum}(a), {sum}(b), {sum}(c),
+       {sum}(recurring_a), {sum}(recurring_b), {sum}(reason_amount)
 FROM retention_retentioncustomer
-WHERE month IN ({months})
-GROUP BY month, level, segment
+WHERE id >= %s
+GROUP BY month, level, segment, tam_id, reason
 """
 
 # Reason totals per segment, then over all segments, of the given months.
 _REASON_TOTALS_SQL = """
 INSERT INTO retention_reasontotal (month, level, segment, reason, customers, amount)
-SELECT month, level, segment, reason, COUNT(*), SUM(reason_amount)
-FROM retention_retentioncustomer
+SELECT month, level, segment, reason, SUM(customers), SUM(reason_amount)
+FROM retention_tamtotal
 WHERE month IN ({months}) AND reason <> ''
 GROUP BY month, level, segment, reason
 UNION ALL
-SELECT month, level, 'all', reason, COUNT(*), SUM(reason_amount)
-FROM retention_retentioncustomer
+SELECT month, level, 'all', reason, SUM(customers), SUM(reason_amount)
+FROM retention_tamtotal
 WHERE month IN ({months}) AND reason <> ''
 GROUP BY month, level, reason
+"""
+
+# Per-segment sums of the given months.
+_SEGMENT_TOTALS_SQL = """
+SELECT month, level, segment, SUM(customers), SUM(a), SUM(b), SUM(c), SUM(recurring_a), SUM(recurring_b)
+FROM retention_tamtotal
+WHERE month IN ({months})
+GROUP BY month, level, segment
 """
 
 # Months per statement for the totals, to keep the parameter list short.
@@ -175,13 +197,6 @@ def _sum_function() -> str:
     overflow. SQLite's SUM of integers already returns an integer.
     """
     return "tamarind_sum" if connection.vendor == "postgresql" else "SUM"
-
-
-def _join_products(column: str) -> str:
-    """Return the SQL that lists the products with recurring MRR above zero in `column` (ra or rb)."""
-    if connection.vendor == "postgresql":
-        return f"string_agg(product, ',') FILTER (WHERE {column} > 0)"
-    return f"group_concat(CASE WHEN {column} > 0 THEN product END, ',')"
 
 
 def recompute_pending() -> int:
@@ -215,7 +230,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
     with report_lock():
         span = data_span()
         if span is None:
-            for model in (RetentionCustomer, RetentionResult, ReasonTotal):
+            for model in (RetentionCustomer, *_TOTAL_MODELS):
                 model.objects.all().delete()
             return 0
         first, last = span.first, span.last
@@ -224,8 +239,7 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
         outside = Q(month__lt=first) | Q(month__gt=last)
         stale = sorted(set(RetentionResult.objects.filter(outside).values_list("month", flat=True)))
         if stale:
-            for model in (RetentionCustomer, RetentionResult, ReasonTotal):
-                model.objects.filter(month__in=stale).delete()
+            _delete_results(stale)
 
         span_months = set(month_range(first, last))
         if months is None:
@@ -251,24 +265,25 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
     """Replace the stored customers, reason totals and results of `months`."""
     if not months:
         return
-    for model in (RetentionCustomer, RetentionResult, ReasonTotal):
-        model.objects.filter(month__in=months).delete()
+    _delete_results(months)
     postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor, _work_tables(cursor):
         customer_sql = {
             level: _CUSTOMER_SQL.format(
                 level_pairs=_LEVEL_PAIRS[level].format(sum=_sum_function()),
                 sum=_sum_function(),
-                products_a=_join_products("ra"),
-                products_b=_join_products("rb"),
             )
             for level in Level
         }
         pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
         analyzed = False
+        blocks = []
+        last_id = _last_customer_id(cursor)
+        first_new_id = last_id + 1
+        with_lines = _months_with_lines(cursor)
         for month in months:
             baseline = add_months(month, -12)
-            if not MrrLine.objects.filter(month=baseline).exists():
+            if baseline not in with_lines:
                 # Without lines in M-12 no customer is in the cohort at any
                 # level, and the month's results are zeros.
                 continue
@@ -282,6 +297,13 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
                 analyzed = True
             for level in Level:
                 cursor.execute(customer_sql[level], [month, level.value])
+                previous_last_id, last_id = last_id, _last_customer_id(cursor)
+                if last_id > previous_last_id:
+                    block = CustomerBlock(month=month, level=level, first_id=previous_last_id + 1, last_id=last_id)
+                    blocks.append(block)
+        CustomerBlock.objects.bulk_create(blocks)
+        # The rows this run wrote are the ones with higher ids than any before it.
+        cursor.execute(_TAM_TOTALS_SQL.format(sum=_sum_function()), [first_new_id])
 
         results = []
         for start in range(0, len(months), _TOTALS_BATCH):
@@ -298,6 +320,45 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
     RetentionResult.objects.bulk_create(results)
 
 
+def _delete_results(months: list[datetime.date]) -> None:
+    """Delete the customer rows, their id ranges and the totals of `months`."""
+    ranges = Q()
+    for first_id, last_id in CustomerBlock.objects.filter(month__in=months).values_list("first_id", "last_id"):
+        ranges |= Q(pk__range=(first_id, last_id))
+    if ranges:
+        RetentionCustomer.objects.filter(ranges, month__in=months).delete()
+    for model in _TOTAL_MODELS:
+        model.objects.filter(month__in=months).delete()
+
+
+def _last_customer_id(cursor) -> int:
+    """Return the highest id of the customer rows, or 0 when there are none."""
+    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM retention_retentioncustomer")
+    return cursor.fetchone()[0]
+
+
+# Each month that has lines, found by stepping through the unique index of
+# lines from one month to the next instead of reading every line.
+_MONTHS_WITH_LINES_SQL = """
+WITH RECURSIVE found (month) AS (
+    SELECT MIN(month) FROM retention_mrrline
+    UNION ALL
+    SELECT (SELECT MIN(line.month) FROM retention_mrrline line WHERE line.month > found.month)
+    FROM found WHERE found.month IS NOT NULL
+)
+SELECT month FROM found WHERE month IS NOT NULL
+"""
+
+
+def _months_with_lines(cursor) -> set[datetime.date]:
+    cursor.execute(_MONTHS_WITH_LINES_SQL)
+    # SQLite returns the dates of a raw query as ISO text.
+    return {
+        month if isinstance(month, datetime.date) else datetime.date.fromisoformat(month)
+        for (month,) in cursor.fetchall()
+    }
+
+
 @contextlib.contextmanager
 def _work_tables(cursor):
     """Create the work tables for one recomputation and drop them when it ends.
@@ -307,6 +368,7 @@ def _work_tables(cursor):
     """
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
     _drop_work_tables(cursor)
     for name, create_sql in _WORK_TABLES.items():
         cursor.execute(create_sql)

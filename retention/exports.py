@@ -6,6 +6,7 @@ output does not depend on the active locale or on USE_THOUSAND_SEPARATOR.
 
 import csv
 import datetime
+import itertools
 from collections.abc import Iterable, Iterator
 
 from common.csvexport import escape_text_cell
@@ -13,7 +14,7 @@ from common.money import format_money, format_percentage, percentage
 from common.months import format_month
 
 from .models import Category, Level, MrrLine, Reason, RetentionCustomer
-from .reason_selectors import ReasonBreakdown
+from .reason_selectors import ReasonBreakdown, recurring_products
 
 MONTH_CUSTOMER_COLUMNS = [
     "month",
@@ -62,6 +63,9 @@ def write_month_customers(out, month: datetime.date, level: str, customers: Iter
     writer.writerow(MONTH_CUSTOMER_COLUMNS)
     writer.writerows(month_customer_rows(month, level, customers))
 
+
+# Customers per query of their products in the reason export.
+PRODUCTS_CHUNK = 2000
 
 REASON_COLUMNS = ["month", "level", "segment", "category", "reason", "customers", "mrr", "share_pct"]
 
@@ -112,24 +116,27 @@ def write_reason_customers(out, reason: Reason, customers: Iterable[RetentionCus
     """Write one row per customer of a reason. Text cells are escaped; amounts and seat counts are plain numbers."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(REASON_CUSTOMER_COLUMNS)
-    for customer in customers:
-        writer.writerow(
-            [
-                format_month(customer.month),
-                customer.level,
-                reason.label,
-                escape_text_cell(customer_id(customer, customer.level)),
-                escape_text_cell(customer.account.name),
-                customer.segment,
-                format_money(customer.recurring_a),
-                format_money(customer.recurring_b),
-                escape_text_cell(", ".join(customer.product_list_a)),
-                escape_text_cell(", ".join(customer.product_list_b)),
-                customer.seats_a,
-                customer.seats_b,
-                format_money(customer.reason_amount),
-            ]
-        )
+    for chunk in itertools.batched(customers, PRODUCTS_CHUNK):
+        products = recurring_products(chunk)
+        for customer in chunk:
+            products_a, products_b = products[customer.pk]
+            writer.writerow(
+                [
+                    format_month(customer.month),
+                    customer.level,
+                    reason.label,
+                    escape_text_cell(customer_id(customer, customer.level)),
+                    escape_text_cell(customer.account.name),
+                    customer.segment,
+                    format_money(customer.recurring_a),
+                    format_money(customer.recurring_b),
+                    escape_text_cell(", ".join(products_a)),
+                    escape_text_cell(", ".join(products_b)),
+                    customer.seats_a,
+                    customer.seats_b,
+                    format_money(customer.reason_amount),
+                ]
+            )
 
 
 def write_customer_lines(out, lines: Iterable[MrrLine]) -> None:

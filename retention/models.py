@@ -189,15 +189,36 @@ class RetentionResult(models.Model):
         ]
 
 
+class RetentionCustomerQuerySet(models.QuerySet):
+    def of_month(self, month, level: str) -> "RetentionCustomerQuerySet":
+        """Filter to the rows of one month and level, read through their range of ids in `CustomerBlock`."""
+        block = CustomerBlock.objects.filter(month=month, level=level)
+        return self.filter(
+            pk__gte=models.Subquery(block.values("first_id")[:1]),
+            pk__lte=models.Subquery(block.values("last_id")[:1]),
+            month=month,
+            level=level,
+        )
+
+
 class RetentionCustomer(models.Model):
-    """One customer of a month's retention cohort, for drill-down."""
+    """One customer of a month's retention cohort, for drill-down.
+
+    The engine writes one row per customer, month and level, grouped in SQL,
+    and it is the only writer. It writes the rows of one month and level in
+    one statement, so their ids form one range, kept in `CustomerBlock`.
+    Reads of a month and level go through that range of the primary key, so
+    no index on the month and level pays for its upkeep on every
+    recomputation. A TAM's totals over many months come from `TamTotal`.
+    """
+
+    objects = RetentionCustomerQuerySet.as_manager()
 
     month = models.DateField()
     level = models.CharField(max_length=12, choices=Level.choices)
     # The account the customer is: the ultimate parent, the account, or the subscription's account.
     # Rows are rewritten in bulk by every recomputation under the report lock, so
-    # these keys skip the database's foreign-key checks and single-column indexes:
-    # the month and TAM indexes below cover every lookup.
+    # these keys skip the database's foreign-key checks and single-column indexes.
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
@@ -223,34 +244,64 @@ class RetentionCustomer(models.Model):
     a = CentsField()
     b = CentsField()
     c = CentsField()
-    # Recurring lines only, for the reason of the change: MRR, seats (sum of quantities) and the
-    # products with recurring MRR above zero, comma-separated in no particular order.
+    # Recurring lines only, for the reason of the change: MRR and seats (sum of quantities).
+    # The products behind a reason are read from the lines when a page shows them.
     recurring_a = CentsField(default=0)
     recurring_b = CentsField(default=0)
     seats_a = models.BigIntegerField(default=0)
     seats_b = models.BigIntegerField(default=0)
-    products_a = models.TextField(blank=True)
-    products_b = models.TextField(blank=True)
     # Empty when the recurring MRR did not change.
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     reason_amount = CentsField(default=0, help_text="Churned or gained recurring MRR; positive for either category.")
 
-    @property
-    def product_list_a(self) -> list[str]:
-        return sorted(filter(None, self.products_a.split(",")))
 
-    @property
-    def product_list_b(self) -> list[str]:
-        return sorted(filter(None, self.products_b.split(",")))
+class CustomerBlock(models.Model):
+    """The range of ids of the customer rows of one month and level.
+
+    Reads of those rows also filter on the month and level, so a range that
+    takes in other rows slows them down but does not change what they return.
+    """
+
+    month = models.DateField()
+    level = models.CharField(max_length=12, choices=Level.choices)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
 
     class Meta:
-        # The engine writes one row per customer, month and level, grouped in
-        # SQL; it is the only writer, so no unique index pays for its upkeep
-        # on every recomputation.
-        indexes = [
-            models.Index(fields=["month", "level"], name="retcustomer_month_level_idx"),
-            models.Index(fields=["tam", "level", "month"], name="retcustomer_tam_idx"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["month", "level"], name="customerblock_unique_month_level")]
+
+
+class TamTotal(models.Model):
+    """The customers and amounts of one month, level, segment, owning TAM (or none) and reason.
+
+    The engine adds up the month's customer rows into these sums, which the
+    pages of a TAM read over many months. The reason is empty for customers
+    whose recurring MRR did not change.
+    """
+
+    month = models.DateField()
+    level = models.CharField(max_length=12, choices=Level.choices)
+    segment = models.CharField(max_length=12, choices=SegmentKey.choices, help_text="Segment of the ultimate parent.")
+    tam = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    customers = models.IntegerField()
+    a = CentsField()
+    b = CentsField()
+    c = CentsField()
+    recurring_a = CentsField()
+    recurring_b = CentsField()
+    reason_amount = CentsField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tam", "level", "month"], name="tamtotal_tam_level_month_idx")]
 
 
 class ReasonTotal(models.Model):

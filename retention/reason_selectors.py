@@ -1,21 +1,35 @@
 """Reads behind the reasons pages and exports: churn and expansion by reason, from stored results only.
 
 Managers and CS admins read the stored reason totals over every account. Anyone
-else reads the per-customer rows of the accounts they own, added up in the
-database. "Commercial" adds up the Mid-Market and SMB rows.
+else reads the stored totals of the accounts they own (`TamTotal`). "Commercial"
+adds up the Mid-Market and SMB rows.
 """
 
 import datetime
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account, User
 from common.money import shares
 from common.months import add_months
 
-from .models import Category, Level, MrrLine, Reason, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from .models import (
+    Category,
+    ChargeType,
+    Level,
+    MrrLine,
+    Reason,
+    ReasonTotal,
+    RetentionCustomer,
+    RetentionResult,
+    SegmentKey,
+    TamTotal,
+)
 from .page_forms import COMMERCIAL, COMMERCIAL_SEGMENTS
 
 ZERO = Decimal("0.00")
@@ -112,14 +126,12 @@ def reason_breakdown(
     else:
         if not RetentionResult.objects.filter(month=month, level=level).exists():
             return None
-        customers = RetentionCustomer.objects.filter(month=month, level=level, tam=user).filter(
-            _segment_condition(segment)
-        )
-        recurring = customers.aggregate(a=Sum("recurring_a"), b=Sum("recurring_b"))
+        owned = TamTotal.objects.filter(month=month, level=level, tam=user).filter(_segment_condition(segment))
+        recurring = owned.aggregate(a=Sum("recurring_a"), b=Sum("recurring_b"))
         rows = (
-            customers.exclude(reason="")
+            owned.exclude(reason="")
             .values("reason")
-            .annotate(customer_count=Count("id"), total=Sum("reason_amount"))
+            .annotate(customer_count=Sum("customers"), total=Sum("reason_amount"))
         )
     totals = {Reason(row["reason"]): (row["customer_count"], row["total"]) for row in rows}
     return ReasonBreakdown(
@@ -145,7 +157,7 @@ def reason_history(
         )
     else:
         rows = (
-            RetentionCustomer.objects.filter(level=level, month__range=(first, last), tam=user)
+            TamTotal.objects.filter(level=level, month__range=(first, last), tam=user)
             .filter(_segment_condition(segment))
             .exclude(reason="")
             .values("month", "reason")
@@ -161,7 +173,7 @@ def reason_customers(
     user: User, month: datetime.date, level: str, segment: str, reason: Reason
 ) -> QuerySet[RetentionCustomer]:
     """Return the customers of one reason that `user` may read, largest amount first; the order ends with the key."""
-    rows = RetentionCustomer.objects.filter(month=month, level=level, reason=reason).filter(_segment_condition(segment))
+    rows = RetentionCustomer.objects.of_month(month, level).filter(reason=reason).filter(_segment_condition(segment))
     if not _sees_all(user):
         rows = rows.filter(tam=user)
     return rows.select_related("account", "subscription", "tam").order_by("-reason_amount", "account__name", "pk")
@@ -189,6 +201,49 @@ def customer_lines(customer: RetentionCustomer) -> QuerySet[MrrLine]:
     return lines.order_by(
         "month", "charge_type", "subscription__account__external_id", "subscription__external_id", "product", "pk"
     )
+
+
+def recurring_products(customers: Iterable[RetentionCustomer]) -> dict[int, tuple[list[str], list[str]]]:
+    """Return, per customer row id, the products with recurring MRR above zero in M-12 and in M, sorted by name.
+
+    A product counts when the customer's recurring lines of it add up to more
+    than zero, as in the engine's choice of reason. One query reads the lines
+    of each month and level among the customers.
+    """
+    groups: dict[tuple[datetime.date, str], list[RetentionCustomer]] = defaultdict(list)
+    for customer in customers:
+        groups[(customer.month, customer.level)].append(customer)
+    products: dict[int, tuple[list[str], list[str]]] = {}
+    for (month, level), members in groups.items():
+        baseline = add_months(month, -12)
+        found = _recurring_products_by_key(baseline, month, level, [_customer_key(member) for member in members])
+        for member in members:
+            key = _customer_key(member)
+            products[member.pk] = (sorted(found[(key, baseline)]), sorted(found[(key, month)]))
+    return products
+
+
+def _customer_key(customer: RetentionCustomer) -> int:
+    return customer.subscription_id if customer.level == Level.SUBSCRIPTION else customer.account_id
+
+
+def _recurring_products_by_key(
+    baseline: datetime.date, month: datetime.date, level: str, keys: list[int]
+) -> defaultdict[tuple[int, datetime.date], set[str]]:
+    """Return the products with recurring MRR above zero per (customer key, month) of the customers at `level`."""
+    lines = MrrLine.objects.filter(month__in=(baseline, month), charge_type=ChargeType.RECURRING)
+    if level == Level.SUBSCRIPTION:
+        lines = lines.filter(subscription_id__in=keys).annotate(key=F("subscription_id"))
+    elif level == Level.ACCOUNT:
+        lines = lines.filter(subscription__account_id__in=keys).annotate(key=F("subscription__account_id"))
+    else:
+        top = Coalesce("subscription__account__ultimate_parent_id", "subscription__account_id")
+        lines = lines.annotate(key=top).filter(key__in=keys)
+    rows = lines.values("key", "month", "product").annotate(total=Sum("mrr")).filter(total__gt=0)
+    found: defaultdict[tuple[int, datetime.date], set[str]] = defaultdict(set)
+    for row in rows:
+        found[(row["key"], row["month"])].add(row["product"])
+    return found
 
 
 def latest_cohort_month(level: str) -> datetime.date | None:

@@ -13,6 +13,7 @@ from django_tables2 import RequestConfig
 
 from common.money import format_money
 from common.months import add_months, format_month, month_range
+from common.pagination import CountedPaginator
 
 from . import reason_selectors
 from .exports import write_customer_lines, write_month_reasons, write_reason_customers
@@ -135,13 +136,21 @@ def reason_customers(request, month: datetime.date, reason: str):
     breakdown = None
     if span is not None and month in span:
         breakdown = reason_selectors.reason_breakdown(request.user, month, filters.level, filters.segment)
+    figure = _reason_figure(breakdown, reason)
     table = None
     if breakdown is not None:
         customers = reason_selectors.reason_customers(request.user, month, filters.level, filters.segment, reason)
         table = ReasonCustomerTable(
             customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts
         )
-        RequestConfig(request, paginate={"per_page": CUSTOMERS_PER_PAGE}).configure(table)
+        # The reason's stored customer count, read in the same snapshot, is the number of rows.
+        paginate = {
+            "per_page": CUSTOMERS_PER_PAGE,
+            "paginator_class": CountedPaginator,
+            "count": figure.customers if figure else 0,
+        }
+        RequestConfig(request, paginate=paginate).configure(table)
+        table.products = reason_selectors.recurring_products(row.record for row in table.paginated_rows)
     context = {
         "form": form,
         "filters": filters,
@@ -149,7 +158,7 @@ def reason_customers(request, month: datetime.date, reason: str):
         "reason": reason,
         "span": span,
         "breakdown": breakdown,
-        "figure": _reason_figure(breakdown, reason),
+        "figure": figure,
         "table": table,
         "csv_url": _month_url("retention:reason_customers_csv", month, filters, reason.value),
         "reasons_url": _reasons_url(month, filters),

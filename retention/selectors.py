@@ -1,22 +1,22 @@
 """Reads behind the retention pages. They use stored results only and never recompute.
 
 Managers and CS admins read the stored totals over every account
-(`RetentionResult`). Anyone else reads the per-customer rows of the accounts
-they own (`RetentionCustomer.tam`), added up in the database.
+(`RetentionResult`). Anyone else reads the stored totals of the accounts they
+own (`TamTotal`) and their per-customer rows (`RetentionCustomer.tam`).
 """
 
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models import F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 
 from accounts.models import User
 from common.money import percentage
 from common.months import add_months, month_range
 
-from .models import RetentionCustomer, RetentionResult, SegmentKey
+from .models import RetentionCustomer, RetentionResult, SegmentKey, TamTotal
 from .page_forms import COMMERCIAL, COMMERCIAL_SEGMENTS, RetentionFilters
 from .span import DataSpan, data_span
 
@@ -87,9 +87,9 @@ def _segment_condition(segment: str) -> Q:
     return Q(segment=segment)
 
 
-def _scoped_customers(user: User, level: str, segment: str) -> QuerySet[RetentionCustomer]:
-    """Return the per-customer rows of a level and segment that `user` may read."""
-    rows = RetentionCustomer.objects.filter(level=level)
+def _scoped_customers(user: User, month: datetime.date, level: str, segment: str) -> QuerySet[RetentionCustomer]:
+    """Return the per-customer rows of a month, level and segment that `user` may read."""
+    rows = RetentionCustomer.objects.of_month(month, level)
     if not user.sees_all_accounts:
         rows = rows.filter(tam=user)
     if segment != SegmentKey.ALL:
@@ -107,14 +107,14 @@ def _monthly_totals(
     """
     if user.sees_all_accounts:
         rows = RetentionResult.objects.filter(level=filters.level).filter(_segment_condition(filters.segment))
-        customers = Sum("customers")
     else:
-        rows = _scoped_customers(user, filters.level, filters.segment)
-        customers = Count("id")
+        rows = TamTotal.objects.filter(level=filters.level, tam=user)
+        if filters.segment != SegmentKey.ALL:
+            rows = rows.filter(_segment_condition(filters.segment))
     totals = (
         rows.filter(month__range=(first, last))
         .values("month")
-        .annotate(customer_count=customers, total_a=Sum("a"), total_b=Sum("b"), total_c=Sum("c"))
+        .annotate(customer_count=Sum("customers"), total_a=Sum("a"), total_b=Sum("b"), total_c=Sum("c"))
         .order_by("month")
     )
     return {
@@ -179,8 +179,7 @@ def month_customers(user: User, month: datetime.date, filters: RetentionFilters)
     default order ends with the primary key, so it is total.
     """
     return (
-        _scoped_customers(user, filters.level, filters.segment)
-        .filter(month=month)
+        _scoped_customers(user, month, filters.level, filters.segment)
         .select_related("account", "subscription", "tam")
         .annotate(
             gross_ratio=Cast("c", FloatField()) / Cast("a", FloatField()),

@@ -101,19 +101,22 @@ class MonthCustomerTable(CohortCustomerTable):
 
 
 class ProductsColumn(tables.Column):
-    """A customer's products with recurring MRR above zero, sorted by name.
+    """A customer's products with recurring MRR above zero in M-12 (`index` 0) or M (1), sorted by name.
 
-    The column cannot be sorted because the stored text lists the products in no particular order.
+    The table's `products` maps each shown row's id to both lists, read from the lines for the page
+    shown. The column cannot be sorted because the stored rows do not contain the products.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, index: int, *args, **kwargs):
+        self.index = index
+        kwargs.setdefault("accessor", "pk")
         kwargs.setdefault("orderable", False)
-        kwargs.setdefault("default", "–")
         kwargs.setdefault("attrs", {"td": {"class": "text-wrap products"}})
         super().__init__(*args, **kwargs)
 
-    def render(self, value):
-        return ", ".join(value) if value else "–"
+    def render(self, record, table):
+        products = table.products.get(record.pk, ([], []))[self.index]
+        return ", ".join(products) if products else "–"
 
 
 class ReasonCustomerTable(CohortCustomerTable):
@@ -127,8 +130,8 @@ class ReasonCustomerTable(CohortCustomerTable):
     )
     recurring_a = MoneyColumn(verbose_name="A", order_by=_ordered("recurring_a"))
     recurring_b = MoneyColumn(verbose_name="B", order_by=_ordered("recurring_b"))
-    products_a = ProductsColumn(accessor="product_list_a", verbose_name="Products")
-    products_b = ProductsColumn(accessor="product_list_b", verbose_name="Products")
+    products_a = ProductsColumn(0, verbose_name="Products")
+    products_b = ProductsColumn(1, verbose_name="Products")
     seats_a = tables.Column(verbose_name="Seats", order_by=_ordered("seats_a"), attrs=NUMBER_ATTRS)
     seats_b = tables.Column(verbose_name="Seats", order_by=_ordered("seats_b"), attrs=NUMBER_ATTRS)
     amount = MoneyColumn(accessor="reason_amount", verbose_name="Amount, USD", order_by=_ordered("reason_amount"))
@@ -145,6 +148,8 @@ class ReasonCustomerTable(CohortCustomerTable):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Filled by the view for the rows of the page shown: row id to (products in M-12, products in M).
+        self.products: dict[int, tuple[list[str], list[str]]] = {}
         self.name_months(
             {"recurring_a": "A", "products_a": "Products", "seats_a": "Seats"},
             {"recurring_b": "B", "products_b": "Products", "seats_b": "Seats"},

@@ -4,13 +4,23 @@ import datetime
 from collections import defaultdict
 from decimal import Decimal
 
+from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Account, Segment, Subscription
 from retention.engine import recompute_retention
-from retention.models import CoveredMonth, Level, MrrLine, Reason, RetentionCustomer, RetentionResult, SegmentKey
-from retention.reason_selectors import reason_breakdown
+from retention.models import (
+    CoveredMonth,
+    Level,
+    MrrLine,
+    Reason,
+    RetentionCustomer,
+    RetentionResult,
+    SegmentKey,
+    TamTotal,
+)
+from retention.reason_selectors import reason_breakdown, recurring_products
 
 BASELINE = datetime.date(2023, 6, 1)
 MONTH = datetime.date(2024, 6, 1)
@@ -89,7 +99,7 @@ def build(accounts, subscription_owners, lines):
 
 
 def expected_customers(level):
-    """Read the rules straight from the lines: customer key -> (A, B, reason, amount)."""
+    """Read the rules straight from the lines: customer key -> (A, B, reason, amount, products in M-12 and M)."""
     sums = defaultdict(lambda: defaultdict(Decimal))
     for line in MrrLine.objects.select_related("subscription__account"):
         account = line.subscription.account
@@ -129,7 +139,7 @@ def expected_customers(level):
             reason, amount = Reason.PRODUCT_CHANGE, recurring_b - recurring_a
         else:
             reason, amount = Reason.PRODUCT_SEAT_MIX, recurring_b - recurring_a
-        expected[key] = (figures["a"], figures["b"], reason, amount)
+        expected[key] = (figures["a"], figures["b"], reason, amount, sorted(products_a), sorted(products_b))
     return expected
 
 
@@ -138,11 +148,19 @@ def _product_keys(figures):
 
 
 def stored_customers(level):
+    """Return customer key -> (A, B, reason, amount, products in M-12, products in M) of the stored rows."""
     key_field = "subscription_id" if level == Level.SUBSCRIPTION else "account_id"
-    return {
-        getattr(row, key_field): (row.a, row.b, row.reason, row.reason_amount)
-        for row in RetentionCustomer.objects.filter(month=MONTH, level=level)
-    }
+    rows = list(RetentionCustomer.objects.of_month(MONTH, level))
+    products = recurring_products(rows)
+    return {getattr(row, key_field): (row.a, row.b, row.reason, row.reason_amount, *products[row.pk]) for row in rows}
+
+
+def tam_totals(level):
+    """Return the TAM totals of MONTH at `level`, added up over TAMs, segments and reasons."""
+    totals = TamTotal.objects.filter(month=MONTH, level=level).aggregate(
+        customers=Sum("customers"), a=Sum("a"), b=Sum("b"), c=Sum("c")
+    )
+    return (totals["customers"] or 0, totals["a"] or 0, totals["b"] or 0, totals["c"] or 0)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -160,7 +178,12 @@ def test_engine_matches_the_rules_on_random_data(db, accounts, subscription_owne
     for level in Level:
         assert stored_customers(level) == expected_customers(level)
 
+        assert RetentionCustomer.objects.of_month(MONTH, level).count() == (
+            RetentionCustomer.objects.filter(month=MONTH, level=level).count()
+        )
+
         result = RetentionResult.objects.get(month=MONTH, level=level, segment=SegmentKey.ALL)
+        assert tam_totals(level) == (result.customers, result.a, result.b, result.c)
         if result.customers:
             assert result.gross_pct <= 100
             assert result.c <= result.a

@@ -8,6 +8,7 @@ import pytest
 from accounts.models import Segment
 from retention.engine import recompute_retention
 from retention.models import Level, Reason, ReasonTotal, RetentionCustomer, RetentionResult, SegmentKey
+from retention.reason_selectors import recurring_products
 
 from .builders import add_lines, make_account
 
@@ -86,7 +87,7 @@ def test_reason_table_row(db, lines, expected_reason, expected_amount):
     assert reason_totals() == {expected_reason: Decimal(expected_amount)}
 
 
-def test_products_and_seats_are_stored_for_both_months(db):
+def test_products_and_seats_of_both_months(db):
     add_lines(
         [
             ("2023-06", "ACC-1", "SUB-1", "Basic", 10, "100.00", "recurring"),
@@ -98,8 +99,7 @@ def test_products_and_seats_are_stored_for_both_months(db):
     recompute_retention()
 
     row = customer("ACC-1")
-    assert row.product_list_a == ["Basic"]
-    assert row.product_list_b == ["Basic", "Pro"]
+    assert recurring_products([row]) == {row.pk: (["Basic"], ["Basic", "Pro"])}
     assert (row.seats_a, row.seats_b) == (10, 7)
     assert (row.recurring_a, row.recurring_b) == (Decimal("100.00"), Decimal("180.00"))
     assert row.reason == Reason.PRODUCT_SEAT_MIX
