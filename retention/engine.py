@@ -149,19 +149,20 @@ FROM (
 ) totals
 """
 
-# The customer rows from a given id on, added up per month, level, segment,
-# owning TAM and reason. The reason and segment totals below add up these few rows
-# instead of reading the customers again.
+# Customer rows added up per month, level, segment, owning TAM and reason, from
+# {source}: the rows from a given id on, or on PostgreSQL the rows that the
+# level's INSERT returns, so that no statement reads the customer table
+# again. The reason and segment totals below add up these few rows.
 _TAM_TOTALS_SQL = """
 INSERT INTO retention_tamtotal (
     month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount
 )
 SELECT month, level, segment, tam_id, reason, COUNT(*), {sum}(a), {sum}(b), {sum}(c),
        {sum}(recurring_a), {sum}(recurring_b), {sum}(reason_amount)
-FROM retention_retentioncustomer
-WHERE id >= %s
+FROM {source}
 GROUP BY month, level, segment, tam_id, reason
 """
+_RETURNED_COLUMNS = "month, level, segment, tam_id, reason, a, b, c, recurring_a, recurring_b, reason_amount"
 
 # Reason totals per segment, then over all segments, of the given months.
 _REASON_TOTALS_SQL = """
@@ -275,6 +276,12 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
             )
             for level in Level
         }
+        if postgresql:
+            tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function(), source="inserted")
+            customer_sql = {
+                level: f"WITH inserted AS ({sql} RETURNING {_RETURNED_COLUMNS}) {tam_totals_sql}"
+                for level, sql in customer_sql.items()
+            }
         pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
         analyzed = False
         blocks = []
@@ -289,10 +296,11 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
                 continue
             cursor.execute(f"{'TRUNCATE' if postgresql else 'DELETE FROM'} {_PAIRS_TABLE}")
             cursor.execute(pairs_sql, [baseline, month, baseline, month, baseline, month, baseline, month])
-            if postgresql and not analyzed:
+            if postgresql and not analyzed and len(months) > 1:
                 # Statistics let the planner size the hash tables of the level
                 # statements. Months have pairs of a similar size, so the first
-                # month's statistics serve the rest of the run.
+                # month's statistics serve the rest of the run. For one month
+                # they cost more than they save.
                 cursor.execute(f"ANALYZE {_PAIRS_TABLE}")
                 analyzed = True
             for level in Level:
@@ -302,8 +310,10 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
                     block = CustomerBlock(month=month, level=level, first_id=previous_last_id + 1, last_id=last_id)
                     blocks.append(block)
         CustomerBlock.objects.bulk_create(blocks)
-        # The rows this run wrote are the ones with higher ids than any before it.
-        cursor.execute(_TAM_TOTALS_SQL.format(sum=_sum_function()), [first_new_id])
+        if not postgresql:
+            # The rows this run wrote are the ones with higher ids than any before it.
+            source = "retention_retentioncustomer WHERE id >= %s"
+            cursor.execute(_TAM_TOTALS_SQL.format(sum=_sum_function(), source=source), [first_new_id])
 
         results = []
         for start in range(0, len(months), _TOTALS_BATCH):
