@@ -149,20 +149,19 @@ FROM (
 ) totals
 """
 
-# Customer rows added up per month, level, segment, owning TAM and reason, from
-# {source}: the rows from a given id on, or on PostgreSQL the rows that the
-# level's INSERT returns, so that no statement reads the customer table
-# again. The reason and segment totals below add up these few rows.
+# The customer rows of one month and level, read through their range of ids,
+# added up per segment, owning TAM and reason. The reason and segment totals
+# below add up these few rows.
 _TAM_TOTALS_SQL = """
 INSERT INTO retention_tamtotal (
     month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount
 )
 SELECT month, level, segment, tam_id, reason, COUNT(*), {sum}(a), {sum}(b), {sum}(c),
        {sum}(recurring_a), {sum}(recurring_b), {sum}(reason_amount)
-FROM {source}
+FROM retention_retentioncustomer
+WHERE id BETWEEN %s AND %s
 GROUP BY month, level, segment, tam_id, reason
 """
-_RETURNED_COLUMNS = "month, level, segment, tam_id, reason, a, b, c, recurring_a, recurring_b, reason_amount"
 
 # Reason totals per segment, then over all segments, of the given months.
 _REASON_TOTALS_SQL = """
@@ -276,17 +275,11 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
             )
             for level in Level
         }
-        if postgresql:
-            tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function(), source="inserted")
-            customer_sql = {
-                level: f"WITH inserted AS ({sql} RETURNING {_RETURNED_COLUMNS}) {tam_totals_sql}"
-                for level, sql in customer_sql.items()
-            }
+        tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function())
         pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
         analyzed = False
         blocks = []
         last_id = _last_customer_id(cursor)
-        first_new_id = last_id + 1
         with_lines = _months_with_lines(cursor)
         for month in months:
             baseline = add_months(month, -12)
@@ -309,11 +302,8 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
                 if last_id > previous_last_id:
                     block = CustomerBlock(month=month, level=level, first_id=previous_last_id + 1, last_id=last_id)
                     blocks.append(block)
+                    cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
         CustomerBlock.objects.bulk_create(blocks)
-        if not postgresql:
-            # The rows this run wrote are the ones with higher ids than any before it.
-            source = "retention_retentioncustomer WHERE id >= %s"
-            cursor.execute(_TAM_TOTALS_SQL.format(sum=_sum_function(), source=source), [first_new_id])
 
         results = []
         for start in range(0, len(months), _TOTALS_BATCH):
