@@ -267,7 +267,9 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
         return
     _delete_results(months)
     postgresql = connection.vendor == "postgresql"
-    with connection.cursor() as cursor, _work_tables(cursor):
+    # Statistics on the work tables cost more than they save in a run of one month.
+    analyze = connection.vendor == "postgresql" and len(months) > 1
+    with connection.cursor() as cursor, _work_tables(cursor, analyze):
         customer_sql = {
             level: _CUSTOMER_SQL.format(
                 level_pairs=_LEVEL_PAIRS[level].format(sum=_sum_function()),
@@ -289,11 +291,10 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
                 continue
             cursor.execute(f"{'TRUNCATE' if postgresql else 'DELETE FROM'} {_PAIRS_TABLE}")
             cursor.execute(pairs_sql, [baseline, month, baseline, month, baseline, month, baseline, month])
-            if postgresql and not analyzed and len(months) > 1:
+            if analyze and not analyzed:
                 # Statistics let the planner size the hash tables of the level
                 # statements. Months have pairs of a similar size, so the first
-                # month's statistics serve the rest of the run. For one month
-                # they cost more than they save.
+                # month's statistics serve the rest of the run.
                 cursor.execute(f"ANALYZE {_PAIRS_TABLE}")
                 analyzed = True
             for level in Level:
@@ -360,11 +361,13 @@ def _months_with_lines(cursor) -> set[datetime.date]:
 
 
 @contextlib.contextmanager
-def _work_tables(cursor):
+def _work_tables(cursor, analyze: bool):
     """Create the work tables for one recomputation and drop them when it ends.
 
     On PostgreSQL the run's sorts and hashes get more memory than the server's
-    default before they spill to disk. The setting ends with the transaction.
+    default before they spill to disk, and no statement is compiled with JIT,
+    whose compile time exceeded its gain on these statements. The settings end
+    with the transaction. `analyze` gathers statistics on the table of keys.
     """
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL work_mem = '64MB'")
@@ -372,7 +375,7 @@ def _work_tables(cursor):
     _drop_work_tables(cursor)
     for name, create_sql in _WORK_TABLES.items():
         cursor.execute(create_sql)
-        if connection.vendor == "postgresql" and name == _KEYS_TABLE:
+        if analyze and connection.vendor == "postgresql" and name == _KEYS_TABLE:
             cursor.execute(f"ANALYZE {name}")
     try:
         yield
