@@ -136,7 +136,12 @@ def import_accounts(
             changed = refresh_ultimate_parents()
             # Reports use the hierarchy as stored now, so a change restates every month.
             schedule_recompute(None, import_run_id)
-            mark_import_stored(import_run_id)
+            counts = {
+                "accounts_created": created,
+                "accounts_updated": stage.row_count - created,
+                "users_created": len(created_emails),
+            }
+            mark_import_stored(import_run_id, counts)
 
     summary = {
         "rows_read": csv_file.rows_read,

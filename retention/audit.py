@@ -35,12 +35,10 @@ _SUMMARY_COUNTS = (
 def record_import_outcome(run: ImportRun, status: str, finished_at: datetime.datetime, fields: dict) -> None:
     """Record how an import run ended, with its counts, in the transaction that stores the run's status.
 
-    The seconds run from the run's creation, so a queued upload includes its
-    wait for a worker.
+    A finished import records it in the transaction that stores its data. The
+    seconds run from the run's creation, so a queued upload includes its wait
+    for a worker.
     """
-    # NOTE: the importer commits the data in its own transaction before this one,
-    # so a process that dies in between leaves the data stored, the run marked
-    # running and no event.
     rows_read = ImportRun.objects.filter(pk=run.pk).values_list("rows_read", flat=True).first()
     details = {"kind": run.kind, "file": run.file_name, "rows_read": rows_read}
     summary = fields.get("summary") or {}

@@ -10,6 +10,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from common.months import format_month
 
+from .audit import record_import_outcome
 from .models import ImportRun, ImportStatus, PendingRecompute
 
 logger = logging.getLogger(__name__)
@@ -27,17 +28,22 @@ def schedule_recompute(months: list[datetime.date] | None, import_run_id: int | 
     transaction.on_commit(functools.partial(_enqueue, pending.pk))
 
 
-def mark_import_stored(import_run_id: int | None) -> None:
-    """Mark a running import as done, in the transaction that stores its data.
+def mark_import_stored(import_run_id: int | None, counts: dict) -> None:
+    """Mark a running import as done and record its audit event, in the transaction that stores its data.
 
-    The import writes its summary and audit event after this transaction
+    `counts` contains the entries of the summary that are known once the data is
+    written. The import writes its whole summary after this transaction
     commits. When the database goes away between the two, the run still shows
     that its data is stored, and the sweep of abandoned runs leaves it alone.
     """
-    if import_run_id is not None:
-        ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.RUNNING).update(
-            status=ImportStatus.DONE, finished_at=timezone.now()
-        )
+    if import_run_id is None:
+        return
+    run = ImportRun.objects.filter(pk=import_run_id, status=ImportStatus.RUNNING).first()
+    if run is None:
+        return
+    finished_at = timezone.now()
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.DONE, finished_at=finished_at)
+    record_import_outcome(run, ImportStatus.DONE, finished_at, {"summary": counts})
 
 
 def _enqueue(pending_id: int) -> None:

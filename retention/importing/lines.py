@@ -119,14 +119,16 @@ def replace_months(
     months: list[datetime.date],
     write_lines: Callable[[], int],
     import_run_id: int | None,
+    details: dict | None = None,
 ) -> dict:
     """Replace every MRR line of `months` with the lines that `write_lines` stores from the staged rows.
 
     `stage` supplies the subscriptions to create, as in `create_subscriptions`.
     `write_lines` inserts the new lines and returns how many. The months become
     covered months, and a recomputation of each month and of the month twelve
-    months later is queued for when the transaction commits. Return the counts
-    for the summary.
+    months later is queued for when the transaction commits. The same
+    transaction marks the import done and records its audit event, with the
+    counts and `details`. Return the counts for the summary.
     """
     with report_lock():
         subscriptions_created = create_subscriptions(stage)
@@ -135,7 +137,13 @@ def replace_months(
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
         schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}), import_run_id)
-        mark_import_stored(import_run_id)
+        counts = {
+            "lines_stored": lines_stored,
+            "lines_deleted": deleted,
+            "subscriptions_created": subscriptions_created,
+        }
+        months_replaced = [format_month(month) for month in months]
+        mark_import_stored(import_run_id, {**counts, "months_replaced": months_replaced, **(details or {})})
     logger.info(
         "import run %s replaced %d months: deleted %d lines, stored %d, created %d subscriptions",
         import_run_id,
@@ -144,7 +152,7 @@ def replace_months(
         lines_stored,
         subscriptions_created,
     )
-    return {"lines_stored": lines_stored, "lines_deleted": deleted, "subscriptions_created": subscriptions_created}
+    return counts
 
 
 def uncovered_months() -> list[str]:

@@ -152,8 +152,13 @@ def close_abandoned_runs() -> int:
 
 
 def _finish(run: ImportRun, status: str, **fields) -> None:
-    finished_at = timezone.now()
+    """Store how the run ended and record it in the audit log, unless the data's transaction recorded it."""
     with transaction.atomic():
+        if status == ImportStatus.DONE and ImportRun.objects.filter(pk=run.pk, status=ImportStatus.DONE).exists():
+            # mark_import_stored set the status and recorded the event with the data, so only the summary is new.
+            ImportRun.objects.filter(pk=run.pk).update(**fields)
+            return
+        finished_at = timezone.now()
         ImportRun.objects.filter(pk=run.pk).update(status=status, finished_at=finished_at, **fields)
         record_import_outcome(run, status, finished_at, fields)
 

@@ -141,7 +141,9 @@ def import_subscriptions(
             counts = {"lines_stored": 0, "subscriptions_created": 0}
             if months:
                 write_lines = insert_lines(_insert_lines_sql(stage, convention))
-                counts = replace_months(stage, months, write_lines, import_run_id)
+                counts = replace_months(
+                    stage, months, write_lines, import_run_id, details={"end_date": convention.value}
+                )
             checks = _check_periods(stage, convention, last_day(current_month))
 
     gaps = uncovered_months()

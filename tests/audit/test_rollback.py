@@ -11,8 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from accounts.models import Account
 from audit.context import acting_as
-from audit.models import AuditEvent
+from audit.models import AuditAction, AuditEvent
 from common.fiscal import FiscalQuarter
 from journeys import services as journey_services
 from journeys.models import Journey
@@ -128,17 +129,20 @@ def test_recompute_rolled_back_leaves_no_event(tmp_path):
     assert not AuditEvent.objects.filter(action="recompute").exists()
 
 
-def test_failing_audit_write_leaves_import_running(tmp_path, monkeypatch):
+def test_failing_audit_write_stores_nothing(tmp_path, monkeypatch):
+    # The finished import's event is written in the transaction that stores its data.
     path = tmp_path / "accounts.csv"
     path.write_text(ACCOUNTS)
 
     def failing_record(*args, **kwargs):
         raise Boom
 
-    monkeypatch.setattr("retention.importing.runs.record_import_outcome", failing_record)
+    monkeypatch.setattr("retention.services.record_import_outcome", failing_record)
 
     with pytest.raises(Boom):
         call_command("import_accounts", str(path), stdout=StringIO(), stderr=StringIO())
 
-    assert ImportRun.objects.get().status == ImportStatus.RUNNING
-    assert not AuditEvent.objects.exists()
+    assert not Account.objects.exists()
+    assert ImportRun.objects.get().status == ImportStatus.FAILED
+    assert not AuditEvent.objects.filter(action=AuditAction.IMPORT_FINISHED).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.IMPORT_FAILED).count() == 1
