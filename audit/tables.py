@@ -51,10 +51,11 @@ class AuditEventTable(tables.Table):
         text = keep_dates_whole(value)
         return format_html('<a href="{}">{}</a>', url, text) if url else text
 
-    def render_details(self, value):
+    def render_details(self, record, value):
         if not value:
             return "–"
-        return format_html('<span class="audit-details">{}</span>', keep_dates_whole(describe_details(value)))
+        text = describe_details(value, record.object_type)
+        return format_html('<span class="audit-details">{}</span>', keep_dates_whole(text))
 
 
 def keep_dates_whole(text: str) -> SafeString:

@@ -216,12 +216,24 @@ def test_csv_filtered_and_escaped(admin_client, book):
 
     rows = read_csv(response)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert rows[0] == ["when", "actor", "action", "action_label", "object_type", "object_id", "label", "details"]
+    assert rows[0] == [
+        "when",
+        "actor",
+        "action",
+        "action_label",
+        "object_type",
+        "object_type_label",
+        "object_id",
+        "label",
+        "details",
+        "details_label",
+    ]
     assert [row[2] for row in rows[1:]] == [AuditAction.IMPORT_FINISHED, AuditAction.RATE_CHANGED]
     assert rows[1][0] == "2024-06-05T00:00:00+00:00"
     assert rows[1][1] == "system"
-    assert rows[1][6] == '\'=HYPERLINK("http://x") import of accounts.csv'
-    assert rows[1][7] == '{"kind": "accounts", "rows_read": 2}'
+    assert rows[1][7] == '\'=HYPERLINK("http://x") import of accounts.csv'
+    assert rows[1][8] == '{"kind": "accounts", "rows_read": 2}'
+    assert rows[1][9] == "kind: Accounts; rows read: 2"
     assert rows[2][1] == "csadmin"
 
 
