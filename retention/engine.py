@@ -188,6 +188,10 @@ GROUP BY month, level, segment
 # Months per statement for the totals, to keep the parameter list short.
 _TOTALS_BATCH = 60
 
+# Id ranges per DELETE of customer rows. SQLite parses ranges joined by OR
+# as a tree one level deeper per range and rejects trees deeper than 1,000.
+_RANGES_BATCH = 300
+
 
 def _sum_function() -> str:
     """Return the aggregate that adds up 64-bit integers.
@@ -323,10 +327,11 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
 
 def _delete_results(months: list[datetime.date]) -> None:
     """Delete the customer rows, their id ranges and the totals of `months`."""
-    ranges = Q()
-    for first_id, last_id in CustomerBlock.objects.filter(month__in=months).values_list("first_id", "last_id"):
-        ranges |= Q(pk__range=(first_id, last_id))
-    if ranges:
+    blocks = list(CustomerBlock.objects.filter(month__in=months).values_list("first_id", "last_id"))
+    for start in range(0, len(blocks), _RANGES_BATCH):
+        ranges = Q()
+        for first_id, last_id in blocks[start : start + _RANGES_BATCH]:
+            ranges |= Q(pk__range=(first_id, last_id))
         RetentionCustomer.objects.filter(ranges, month__in=months).delete()
     for model in _TOTAL_MODELS:
         model.objects.filter(month__in=months).delete()

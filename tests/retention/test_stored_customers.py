@@ -102,3 +102,23 @@ def test_tam_totals_add_up_owned_rows(db):
             }, (level, tam)
     assert TamTotal.objects.filter(month=JUNE_2024, level=Level.PARENT, tam=second).count() == 0
     assert TamTotal.objects.get(month=JUNE_2024, level=Level.ACCOUNT, tam=second).reason == "seat_expansion"
+
+
+def test_recompute_over_decades_replaces_rows(db):
+    # Each month of 35 years has a customer at every level, so a full
+    # recomputation replaces over a thousand ranges of ids.
+    add_lines(
+        [
+            (f"{year}-{month:02d}", "ACC-1", "SUB-1", "Basic", 10, "100.00", "recurring")
+            for year in range(1990, 2025)
+            for month in range(1, 13)
+        ]
+    )
+    recompute_retention()
+
+    recompute_retention()
+
+    assert CustomerBlock.objects.count() == 34 * 12 * len(Level)
+    assert RetentionCustomer.objects.count() == 34 * 12 * len(Level)
+    for level in Level:
+        assert rows_by_range(JUNE_2024, level) == rows_by_filter(JUNE_2024, level)
