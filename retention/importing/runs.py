@@ -66,7 +66,9 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
     """Run the import of `run` on the file at `path` and store its outcome on the run.
 
     The status ends as done (with the summary), rejected (with the first errors
-    and their count) or failed (an unexpected error, logged and re-raised).
+    and their count) or failed (an unexpected error, logged and re-raised). An
+    error after the data committed leaves the run done, with the error as a
+    warning in place of the summary, and is re-raised too.
     """
     started = time.monotonic()
 
@@ -91,7 +93,13 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
         )
     except Exception as error:
         logger.exception("import run %s failed", run.pk)
-        _finish(run, ImportStatus.FAILED, summary={"error": f"{type(error).__name__}: {error}"})
+        message = f"{type(error).__name__}: {error}"
+        if ImportRun.objects.filter(pk=run.pk, status=ImportStatus.DONE).exists():
+            # The transaction that stored the data also marked the run done, so only the summary is missing.
+            warning = f"The data is stored, but the import stopped before its summary: {message}"
+            _finish(run, ImportStatus.DONE, summary={"warnings": [warning]})
+        else:
+            _finish(run, ImportStatus.FAILED, summary={"error": message})
         raise
     else:
         if recompute_is_pending(run.pk):

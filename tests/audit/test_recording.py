@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 
 from accounts.roles import Role
+from accounts.services import import_accounts
 from audit.context import ActingUserMiddleware, acting_as, current_user
 from audit.models import AuditAction, AuditEvent, ObjectType
 from common.fiscal import FiscalQuarter
@@ -514,3 +515,22 @@ def test_amounts_are_stored_as_decimal_text(cs_admin):
     )
 
     assert only_event(action=AuditAction.RATE_CREATED).details["changes"]["ote"] == [None, "150000.50"]
+
+
+def test_import_failing_after_commit_stays_done(tmp_path, monkeypatch):
+    def import_then_fail(*args, **kwargs):
+        import_accounts(*args, **kwargs)
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr("accounts.services.import_accounts", import_then_fail)
+
+    with pytest.raises(RuntimeError):
+        call_command("import_accounts", write(tmp_path, "a.csv", ACCOUNTS), stdout=StringIO(), stderr=StringIO())
+
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.DONE
+    assert run.summary["warnings"] == [
+        "The data is stored, but the import stopped before its summary: RuntimeError: connection lost"
+    ]
+    assert only_event(action=AuditAction.IMPORT_FINISHED).object_id == str(run.pk)
+    assert not AuditEvent.objects.filter(action=AuditAction.IMPORT_FAILED).exists()
