@@ -143,7 +143,7 @@ def reason_customers(request, month: datetime.date, reason: str):
         table = ReasonCustomerTable(
             customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts
         )
-        # The reason's stored customer count, read in the same snapshot, is the number of rows.
+        # The reason's stored customer count is the number of rows; on PostgreSQL both come from one snapshot.
         paginate = {
             "per_page": CUSTOMERS_PER_PAGE,
             "paginator_class": CountedPaginator,
