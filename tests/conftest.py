@@ -1,4 +1,5 @@
 import os
+import re
 
 import pytest
 
@@ -9,6 +10,11 @@ from tests.factories import UserFactory
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 PASSWORD = "pass-for-tests-1"
+
+
+def without_csrf_tokens(content: bytes) -> bytes:
+    """Return a page's bytes without the values of its CSRF tokens, which are random and may contain any short id."""
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
 
 
 @pytest.fixture
