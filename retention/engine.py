@@ -272,7 +272,7 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
     _delete_results(months)
     postgresql = connection.vendor == "postgresql"
     # Statistics on the work tables cost more than they save in a run of one month.
-    analyze = connection.vendor == "postgresql" and len(months) > 1
+    analyze = postgresql and len(months) > 1
     with connection.cursor() as cursor, _work_tables(cursor, analyze):
         customer_sql = {
             level: _CUSTOMER_SQL.format(
