@@ -42,6 +42,8 @@ def update_plan(plan: SuccessPlan, *, status: str, closing_summary: str, today: 
         raise ValidationError("A closed plan cannot be changed.")
     if status == PlanStatus.CLOSED and not closing_summary.strip():
         raise ValidationError("Enter a closing summary to close the plan.")
+    if status == PlanStatus.CLOSED:
+        _check_original_intent_settled(plan)
     before = audit.plan_values(plan)
     plan.status = status
     plan.closing_summary = closing_summary
@@ -49,6 +51,24 @@ def update_plan(plan: SuccessPlan, *, status: str, closing_summary: str, today: 
     plan.save(update_fields=["status", "closing_summary", "closed_on"])
     audit.record_plan_change(plan, before)
     return plan
+
+
+def _check_original_intent_settled(plan: SuccessPlan) -> None:
+    """Reject closing a plan while an objective of the original purchase intent is planned or in progress.
+
+    Those objectives decide the journey's Outcome Achieved milestone, and the
+    objectives of a closed plan can no longer be edited.
+    """
+    open_objectives = list(
+        plan.objectives.filter(
+            original_intent=True, status__in=[ObjectiveStatus.PLANNED, ObjectiveStatus.IN_PROGRESS]
+        ).values_list("business_outcome", flat=True)
+    )
+    if open_objectives:
+        names = "; ".join(open_objectives)
+        raise ValidationError(
+            f"Mark each original purchase intent objective achieved or abandoned before closing the plan: {names}."
+        )
 
 
 @transaction.atomic

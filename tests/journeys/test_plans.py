@@ -310,6 +310,34 @@ def test_closing_plan_needs_summary(plan):
     assert plan.closed_on == D(2024, 6, 30)
 
 
+@pytest.mark.parametrize("status", [ObjectiveStatus.PLANNED, ObjectiveStatus.IN_PROGRESS])
+def test_closing_plan_with_open_original_objective_rejected(plan, account, status):
+    objective = ObjectiveFactory(plan=plan, business_outcome="Cut build time")
+    _start(account)
+    Objective.objects.filter(pk=objective.pk).update(status=status)
+
+    with pytest.raises(ValidationError) as error:
+        plan_services.update_plan(plan, status=PlanStatus.CLOSED, closing_summary="Done.", today=D(2024, 6, 30))
+
+    assert "Cut build time" in error.value.messages[0]
+    plan.refresh_from_db()
+    assert plan.status != PlanStatus.CLOSED
+
+
+def test_closing_plan_with_settled_original_objectives(plan, account):
+    abandoned = ObjectiveFactory(plan=plan)
+    achieved = ObjectiveFactory(plan=plan)
+    _start(account)
+    Objective.objects.filter(pk=abandoned.pk).update(status=ObjectiveStatus.ABANDONED)
+    Objective.objects.filter(pk=achieved.pk).update(status=ObjectiveStatus.ACHIEVED, achieved_date=D(2024, 6, 1))
+    ObjectiveFactory(plan=plan, status=ObjectiveStatus.IN_PROGRESS)
+
+    plan = plan_services.update_plan(plan, status=PlanStatus.CLOSED, closing_summary="Done.", today=D(2024, 6, 30))
+
+    assert Objective.objects.filter(plan=plan, original_intent=True).count() == 2
+    assert plan.status == PlanStatus.CLOSED
+
+
 def test_first_meeting_offers_kickoff(account, tam):
     journey = _start(account)
     ActivityFactory(account=account, kind=ActivityKind.MEETING, date=D(2024, 5, 20))
