@@ -188,8 +188,12 @@ def drop_reached_marks(journey_ids: Collection[int]) -> int:
 
 
 @transaction.atomic
-def save_targets(days: dict[tuple[str, str], int]) -> int:
-    """Store target days keyed by (milestone, segment); return how many changed."""
+def save_targets(days: dict[tuple[str, str], int], today: datetime.date) -> int:
+    """Store target days keyed by (milestone, segment) and return how many changed.
+
+    A change moves target dates, so the overdue marks are made to match the
+    new targets for `today` at once rather than at the next daily check.
+    """
     changed = 0
     for (milestone, segment), value in days.items():
         target, created = MilestoneTarget.objects.get_or_create(
@@ -202,6 +206,7 @@ def save_targets(days: dict[tuple[str, str], int]) -> int:
         changed += created
     if changed:
         logger.info("%d milestone targets changed", changed)
+        mark_overdue(today)
     return changed
 
 

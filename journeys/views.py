@@ -171,7 +171,7 @@ def playbook_edit(request, pk: int | None = None):
 def targets(request):
     form = TargetsForm(request.POST or None, targets=selectors.target_days())
     if request.method == "POST" and form.is_valid():
-        changed = services.save_targets(form.days())
+        changed = services.save_targets(form.days(), today=timezone.localdate())
         messages.success(request, f"Targets saved: {changed} changed.")
         return redirect("journeys:targets")
     return render(request, "journeys/targets.html", {"form": form}, status=400 if request.method == "POST" else 200)

@@ -33,7 +33,7 @@ def test_migration_stores_default_targets():
 
 @pytest.mark.django_db
 def test_save_targets_changes_one_segment():
-    changed = save_targets({(Milestone.ONBOARDING.value, Segment.SMB.value): 21})
+    changed = save_targets({(Milestone.ONBOARDING.value, Segment.SMB.value): 21}, today=D(2024, 6, 30))
 
     assert changed == 1
     targets = target_days()
@@ -99,15 +99,27 @@ def test_reaching_milestone_removes_mark():
 
 
 @pytest.mark.django_db
-def test_raised_target_removes_mark():
+def test_raised_target_removes_mark_at_once():
     today = D(2024, 6, 30)
     journey = _journey(Segment.SMB, 20, today)
     mark_overdue_milestones("2024-06-30")
+    assert OverdueMark.objects.filter(journey=journey, milestone="kickoff").exists()
 
-    save_targets({("kickoff", Segment.SMB.value): 30})
+    save_targets({("kickoff", Segment.SMB.value): 30}, today=today)
+
+    assert not OverdueMark.objects.filter(journey=journey, milestone="kickoff").exists()
+
+
+@pytest.mark.django_db
+def test_lowered_target_marks_at_once():
+    today = D(2024, 6, 30)
+    journey = _journey(Segment.SMB, 10, today)
     mark_overdue_milestones("2024-06-30")
+    assert not OverdueMark.objects.filter(journey=journey, milestone="kickoff").exists()
 
-    assert not OverdueMark.objects.filter(journey=journey).exists()
+    save_targets({("kickoff", Segment.SMB.value): 5}, today=today)
+
+    assert OverdueMark.objects.get(journey=journey, milestone="kickoff").target_date == today - datetime.timedelta(5)
 
 
 @pytest.mark.django_db
