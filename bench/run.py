@@ -143,8 +143,8 @@ def run_size(parents: int, months: int) -> dict:
         figures["copy_seconds"] = time.perf_counter() - started
         connection.execute("DROP TABLE bench_bare_lines")
 
-    # Every command below pays Django's start-up once; its median over a few
-    # runs is taken off, as it varies by a tenth of a second from run to run.
+    # Every command below pays Django's start-up once, and the median of a few
+    # runs of it is taken off. It varies by a tenth of a second from run to run.
     startup = statistics.median(measured(manage("check"), environment)[0] for _ in range(REPEATS))
     figures["startup_seconds"] = startup
 

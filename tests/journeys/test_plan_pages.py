@@ -325,3 +325,19 @@ def test_closed_plan_read_only(login, world):
     response = login("tam").get(f"/journeys/plans/{world['plan'].pk}/objectives/new/")
 
     assert response.status_code == 403
+
+
+def test_closing_with_open_original_objective_shows_message(login, world):
+    plan = world["plan"]
+    status_before = plan.status
+
+    response = login("tam").post(
+        f"/journeys/plans/{plan.pk}/", {"status": PlanStatus.CLOSED, "closing_summary": "Done."}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "Ship faster" in response.content.decode()
+    assert "achieved or abandoned before closing the plan" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.status == status_before
+    assert plan.closing_summary == ""
