@@ -118,8 +118,9 @@ def plan_detail(request, pk: int):
     try:
         services.update_plan(plan, **form.cleaned_data, today=timezone.localdate())
     except ValidationError as error:
-        messages.error(request, error.messages[0])
-        return redirect("journeys:plan", pk=plan.pk)
+        # The form keeps what the user typed, the closing summary above all.
+        form.add_error(None, error)
+        return _render_plan(request, plan, form=form, status=400)
     messages.success(request, "Plan saved.")
     return redirect("journeys:plan", pk=plan.pk)
 
