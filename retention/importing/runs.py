@@ -94,7 +94,7 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
     except Exception as error:
         logger.exception("import run %s failed", run.pk)
         message = f"{type(error).__name__}: {error}"
-        if ImportRun.objects.filter(pk=run.pk, status=ImportStatus.DONE).exists():
+        if _data_stored(run):
             # The transaction that stored the data also marked the run done, so only the summary is missing.
             warning = f"The data is stored, but the import stopped before its summary: {message}"
             _finish(run, ImportStatus.DONE, summary={"warnings": [warning]})
@@ -159,10 +159,15 @@ def close_abandoned_runs() -> int:
     return closed
 
 
+def _data_stored(run: ImportRun) -> bool:
+    """Return whether the transaction that stored the run's data committed; it marks the run done."""
+    return ImportRun.objects.filter(pk=run.pk, status=ImportStatus.DONE).exists()
+
+
 def _finish(run: ImportRun, status: str, **fields) -> None:
     """Store how the run ended and record it in the audit log, unless the data's transaction recorded it."""
     with transaction.atomic():
-        if status == ImportStatus.DONE and ImportRun.objects.filter(pk=run.pk, status=ImportStatus.DONE).exists():
+        if status == ImportStatus.DONE and _data_stored(run):
             # mark_import_stored set the status and recorded the event with the data, so only the summary is new.
             ImportRun.objects.filter(pk=run.pk).update(**fields)
             return

@@ -34,19 +34,24 @@ class Boom(Exception):
     pass
 
 
+def raise_ote(rate, user):
+    """Save `rate` with its OTE raised to 200.00 through the service that records the change."""
+    cost_services.save_rate(
+        role=rate.role,
+        quarter=rate.quarter,
+        ote=Decimal("200.00"),
+        benefits=rate.benefits,
+        billable_hours=rate.billable_hours,
+        user=user,
+        rate=rate,
+    )
+
+
 def test_rate_change_rolled_back_by_caller(cs_admin):
     rate = CostRateFactory(role__name="Engineer", quarter=FiscalQuarter(2026, 1), ote=Decimal("100.00"))
 
     with pytest.raises(Boom), transaction.atomic():
-        cost_services.save_rate(
-            role=rate.role,
-            quarter=rate.quarter,
-            ote=Decimal("200.00"),
-            benefits=rate.benefits,
-            billable_hours=rate.billable_hours,
-            user=cs_admin,
-            rate=rate,
-        )
+        raise_ote(rate, cs_admin)
         raise Boom
 
     assert CostRate.objects.get(pk=rate.pk).ote == Decimal("100.00")
@@ -56,15 +61,7 @@ def test_rate_change_rolled_back_by_caller(cs_admin):
 def test_rate_change_committed_keeps_event(cs_admin):
     rate = CostRateFactory(role__name="Engineer", quarter=FiscalQuarter(2026, 1), ote=Decimal("100.00"))
 
-    cost_services.save_rate(
-        role=rate.role,
-        quarter=rate.quarter,
-        ote=Decimal("200.00"),
-        benefits=rate.benefits,
-        billable_hours=rate.billable_hours,
-        user=cs_admin,
-        rate=rate,
-    )
+    raise_ote(rate, cs_admin)
 
     assert AuditEvent.objects.count() == 1
 
