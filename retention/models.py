@@ -56,15 +56,21 @@ class MrrLine(models.Model):
     """MRR of one subscription, product and charge type in one month.
 
     Input rows with the same month, subscription, product and charge type are
-    added up on import, so there is one line per combination.
+    added up on import, so there is one line per combination, and that
+    combination is the primary key. A surrogate id would cost a second index,
+    whose upkeep took a sixth of the time of importing a million lines
+    (measured in docs/benchmarks.md). The key's first column serves the pages'
+    and the engine's reads of given months.
     """
+
+    pk = models.CompositePrimaryKey("month", "subscription", "product", "charge_type")
 
     month = models.DateField(help_text="First day of the month.")
     # Imports take the subscription id from a join with the subscription table
     # under the report lock, and Django's PROTECT stops deleting a subscription
     # that has lines. A database constraint would check each of a million
     # inserted lines again at commit. The pages and the engine read lines of
-    # given months, which the unique index below serves. An index on the
+    # given months, which the primary key serves. An index on the
     # subscription alone would serve only PROTECT's check when a subscription
     # is deleted, and its upkeep took a third of the time of importing a
     # million lines (measured in docs/benchmarks.md).
@@ -77,13 +83,7 @@ class MrrLine(models.Model):
     charge_type = models.CharField(max_length=10, choices=ChargeType.choices)
 
     class Meta:
-        # The unique constraint's index also serves reads by month and by month and
-        # subscription, so the table has no separate index on (month, subscription).
         constraints = [
-            models.UniqueConstraint(
-                fields=["month", "subscription", "product", "charge_type"],
-                name="mrrline_unique_month_subscription_product",
-            ),
             models.CheckConstraint(condition=models.Q(month__day=1), name="mrrline_month_first_day"),
         ]
 

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 RAW_STAGE = "tamarind_stage_mrr_raw"
 SUBSCRIPTION_STAGE = "tamarind_stage_mrr_subscriptions"
-UNIQUE_LINE_CONSTRAINT = "mrrline_unique_month_subscription_product"
+LINE_PRIMARY_KEY = "retention_mrrline_pkey"
 
 # The staged text column of each product column; `check_accounts_and_subscriptions`
 # reads line, account_ext and subscription_ext.
@@ -329,7 +329,7 @@ def _write_lines(stage: StagingTable) -> int:
     """Insert one MRR line per staged row, or add rows up when the file repeats a key.
 
     Adding up needs a GROUP BY over every row, so the insert first runs
-    without one and falls back to it when the unique constraint rejects a
+    without one and falls back to it when the primary key rejects a
     repeated month, subscription, product and charge type.
     """
     month = "to_date(st.month, 'YYYY-MM')"
@@ -342,14 +342,14 @@ def _write_lines(stage: StagingTable) -> int:
         cursor.execute("SET LOCAL work_mem = '64MB'")
         try:
             with transaction.atomic():
-                # Rows in the unique index's order append to its pages instead of landing all over it.
+                # Rows in the primary key's order append to its pages instead of landing all over it.
                 cursor.execute(
                     f"{target} SELECT {month}, sub.id, st.product, st.quantity::bigint, {cents}, {charge_type} {source}"
                     " ORDER BY 1, 2, 3, 6"
                 )
                 return max(cursor.rowcount, 0)
         except IntegrityError as error:
-            if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != UNIQUE_LINE_CONSTRAINT:
+            if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != LINE_PRIMARY_KEY:
                 raise
         cursor.execute(
             f"""{target}
