@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from journeys.services import reassign_open_journeys
 from retention.locks import report_lock
 from retention.services import schedule_recompute
 
@@ -50,6 +51,8 @@ class AccountAdmin(admin.ModelAdmin):
         # A new parent or segment restates every month, as an accounts import does.
         with report_lock():
             super().save_model(request, obj, form, change)
+            if change and "tam" in form.changed_data:
+                reassign_open_journeys([obj.pk], user=request.user)
             refresh_ultimate_parents()
             if not change or {"parent", "segment", "tam"} & set(form.changed_data):
                 schedule_recompute(None)

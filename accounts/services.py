@@ -22,8 +22,10 @@ from common.csvimport import (
     parse_row,
     parse_text,
 )
+from journeys.services import reassign_open_journeys
 from retention.importing.staging import StagingTable
 from retention.locks import report_lock
+from retention.models import ImportRun
 from retention.services import mark_import_stored, schedule_recompute
 
 from .models import Account, Contact, Segment, User
@@ -91,10 +93,12 @@ def import_accounts(
 
     An optional column that the file lacks keeps the stored value of existing
     accounts; an empty value clears it. A tam_email that matches no user creates
-    a TAM with that address as username and an unusable password. Return the
-    summary: rows_read, accounts_created, accounts_updated, users_created,
-    created_user_emails, ultimate_parents_changed. Raise ImportRejected, with
-    nothing stored, when any row is invalid or the hierarchy would have a cycle.
+    a TAM with that address as username and an unusable password. When an
+    account gets another TAM, its open journeys move to that TAM in the same
+    transaction. Return the summary: rows_read, accounts_created,
+    accounts_updated, users_created, created_user_emails, journeys_reassigned,
+    ultimate_parents_changed. Raise ImportRejected, with nothing stored, when
+    any row is invalid or the hierarchy would have a cycle.
     """
     started = time.monotonic()
     errors = ErrorCollector()
@@ -132,7 +136,9 @@ def import_accounts(
                     for email, user_id in _tam_ids(stage).items():
                         tams.add((email, user_id))
                 tams.close_loading()
+                new_tam_accounts = _accounts_with_new_tam(stage) if "tam_email" in present else []
                 created = _write_accounts(stage, present)
+            reassigned = reassign_open_journeys(new_tam_accounts, user=_uploader(import_run_id))
             changed = refresh_ultimate_parents()
             # Reports use the hierarchy as stored now, so a change restates every month.
             schedule_recompute(None, import_run_id)
@@ -140,6 +146,7 @@ def import_accounts(
                 "accounts_created": created,
                 "accounts_updated": stage.row_count - created,
                 "users_created": len(created_emails),
+                "journeys_reassigned": reassigned,
             }
             mark_import_stored(import_run_id, counts)
 
@@ -149,15 +156,17 @@ def import_accounts(
         "accounts_updated": stage.row_count - created,
         "users_created": len(created_emails),
         "created_user_emails": created_emails,
+        "journeys_reassigned": reassigned,
         "ultimate_parents_changed": changed,
         "warnings": [] if csv_file.rows_read else ["The file has no data rows, so nothing was changed."],
     }
     logger.info(
-        "import run %s stored %d accounts (%d new) and %d new TAMs from %d rows in %.1f s",
+        "import run %s stored %d accounts (%d new), %d new TAMs and %d reassigned journeys from %d rows in %.1f s",
         import_run_id,
         stage.row_count,
         created,
         len(created_emails),
+        reassigned,
         csv_file.rows_read,
         time.monotonic() - started,
     )
@@ -277,6 +286,32 @@ def _tam_ids(stage: StagingTable) -> dict[str, int]:
     for queryset in (by_username, by_email):
         users.update(queryset.values_list("key", "id"))
     return users
+
+
+def _accounts_with_new_tam(stage: StagingTable) -> list[int]:
+    """Return the ids of stored accounts to which the file gives a TAM other than their current one.
+
+    An empty tam_email is left out, because an account that loses its TAM keeps
+    its journeys with their TAM. Call it before _write_accounts, while the
+    accounts still have their old TAM.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT a.id FROM {ACCOUNT} a
+            JOIN {stage.name} s ON s.external_id = a.external_id
+            JOIN {TAMS_TABLE} t ON t.email = s.tam_email
+            WHERE a.tam_id IS NULL OR a.tam_id <> t.user_id"""
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _uploader(import_run_id: int | None) -> User | None:
+    """Return the user who uploaded the run, or None for a command run or a call without a run."""
+    if import_run_id is None:
+        return None
+    run = ImportRun.objects.filter(pk=import_run_id).select_related("created_by").first()
+    return run.created_by if run is not None else None
 
 
 def _write_accounts(stage: StagingTable, present: set[str]) -> int:

@@ -47,7 +47,13 @@ def can_read_journey(user: User, journey: Journey) -> bool:
 
 
 def can_change_journey(user: User, journey: Journey) -> bool:
-    """Only the owning TAM records milestones and closes tasks."""
+    """Return whether the user may record milestones and close tasks, as the journey's owning TAM or a superuser.
+
+    The check reads the journey's TAM, the field that My accounts and the
+    time-to-value report use too. An open journey moves to its account's new TAM
+    (journeys.services.reassign_open_journeys), so the account's TAM changes it.
+    A finished journey stays with the TAM who ran it, who may still correct it.
+    """
     return user.has_perm("journeys.change_journey") and (user.is_superuser or journey.tam_id == user.pk)
 
 
@@ -240,6 +246,10 @@ def _history_entries(records, subject_of, model) -> list[HistoryEntry]:
 def _display(field, value) -> str:
     if field.choices and value:
         return str(dict(field.flatchoices).get(value, value))
+    if field.many_to_one and value is not None:
+        # History records store the related row's id, so the owning TAM shows by user name instead.
+        related = field.related_model._default_manager.filter(pk=value).first()
+        return str(related) if related is not None else f"deleted {field.related_model._meta.verbose_name} {value}"
     return _describe(value)
 
 

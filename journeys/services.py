@@ -1,4 +1,4 @@
-"""Writes to journeys: starting a journey, recording milestones, closing tasks, playbooks, targets, overdue marks."""
+"""Writes to journeys: starts, milestones, tasks, TAM handover, playbooks, targets and overdue marks."""
 
 import datetime
 import logging
@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from accounts.models import Account, User
 
@@ -22,9 +23,12 @@ from .models import (
     Product,
     TaskStatus,
 )
-from .selectors import account_segment, overdue_milestones
+from .selectors import account_segment, open_journeys, overdue_milestones
 
 logger = logging.getLogger(__name__)
+
+# Accounts per query when moving open journeys, below the 999 parameters per query of SQLite before 3.32.
+ACCOUNTS_PER_QUERY = 500
 
 MILESTONE_FIELDS = [
     "kickoff_date",
@@ -171,6 +175,41 @@ def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
         journey.save(update_fields=["outcome_achieved_date"])
         audit.record_milestone_changes(journey, before)
         _drop_reached_marks(journey)
+
+
+@transaction.atomic
+def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = None) -> int:
+    """Move the open journeys of the given accounts to each account's current TAM and return how many moved.
+
+    A journey is open while at least one milestone is not reached. Finished
+    journeys keep the TAM who ran them, because the time-to-value report by TAM
+    is about who ran them. An account without a TAM leaves its open journeys with
+    their TAM. Each moved journey gets a history record naming `user`, or the
+    signed-in user of the request when `user` is None. Callers run it in the
+    transaction that changes the accounts' TAM.
+    """
+    ids = sorted(set(account_ids))
+    moved = 0
+    for start in range(0, len(ids), ACCOUNTS_PER_QUERY):
+        chunk = ids[start : start + ACCOUNTS_PER_QUERY]
+        # The row lock makes a concurrent milestone save wait, so the history records below hold current values.
+        candidates = (
+            open_journeys(Journey.objects.filter(account_id__in=chunk, account__tam__isnull=False))
+            .select_related("account")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        journeys = []
+        for journey in candidates:
+            if journey.tam_id != journey.account.tam_id:
+                journey.tam_id = journey.account.tam_id
+                journeys.append(journey)
+        if journeys:
+            bulk_update_with_history(journeys, Journey, ["tam"], batch_size=1000, default_user=user)
+            moved += len(journeys)
+    if moved:
+        logger.info("%d open journeys of %d accounts moved to the accounts' new TAM", moved, len(ids))
+    return moved
 
 
 def _drop_reached_marks(journey: Journey) -> None:

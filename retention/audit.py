@@ -28,6 +28,7 @@ _SUMMARY_COUNTS = (
     "accounts_created",
     "accounts_updated",
     "users_created",
+    "journeys_reassigned",
     "end_date",
 )
 

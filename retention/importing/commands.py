@@ -24,6 +24,7 @@ def summary_lines(kind: str, summary: dict) -> list[str]:
         lines.append(f"Accounts created: {summary['accounts_created']}, updated: {summary['accounts_updated']}")
         created = summary["created_user_emails"]
         lines.append(f"TAM users created: {summary['users_created']}" + (f" ({', '.join(created)})" if created else ""))
+        lines.append(f"Open journeys moved to a new TAM: {summary['journeys_reassigned']}")
     else:
         lines.append(f"MRR lines stored: {summary['lines_stored']}")
         lines.append(f"Months replaced: {describe_months(summary['months_replaced'])}")
