@@ -14,6 +14,7 @@ from django.db import connection
 from accounts.models import Account, Subscription
 from common.csvimport import ErrorCollector, RowError
 from common.months import add_months, format_month, month_range
+from retention import partitions
 from retention.locks import report_lock
 from retention.models import CoveredMonth, MrrLine
 from retention.services import mark_import_stored, schedule_recompute
@@ -115,24 +116,30 @@ def insert_lines(sql: str, params: Sequence = ()) -> Callable[[], int]:
 
 
 def replace_months(
-    stage: StagingTable,
+    new_subscriptions: Callable[[], int],
     months: list[datetime.date],
     write_lines: Callable[[], int],
     import_run_id: int | None,
     details: dict | None = None,
+    *,
+    into_partitions: bool = True,
 ) -> dict:
-    """Replace every MRR line of `months` with the lines that `write_lines` stores from the staged rows.
+    """Replace every MRR line of `months` with the lines that `write_lines` stores.
 
-    `stage` supplies the subscriptions to create, as in `create_subscriptions`.
-    `write_lines` inserts the new lines and returns how many. The months become
-    covered months, and a recomputation of each month and of the month twelve
-    months later is queued for when the transaction commits. The same
-    transaction marks the import done and records its audit event, with the
-    counts and `details`. Return the counts for the summary.
+    `new_subscriptions` creates the subscriptions new to the database and
+    returns how many. `write_lines` stores the new lines and returns how many:
+    with `into_partitions`, into empty month partitions made for it;
+    without, it attaches partitions of its own. The months become covered
+    months, and a recomputation of each month and of the month twelve months
+    later is queued for when the transaction commits. The same transaction
+    marks the import done and records its audit event, with the counts and
+    `details`. Return the counts for the summary.
     """
     with report_lock():
-        subscriptions_created = create_subscriptions(stage)
-        deleted, _ = MrrLine.objects.filter(month__in=months).delete()
+        subscriptions_created = new_subscriptions()
+        deleted = partitions.remove_lines(months)
+        if into_partitions:
+            partitions.add_partitions(months)
         lines_stored = write_lines()
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)

@@ -25,6 +25,7 @@ from .lines import (
     MRR_LINE,
     SUBSCRIPTION,
     check_accounts_and_subscriptions,
+    create_subscriptions,
     insert_lines,
     replace_months,
     uncovered_months,
@@ -165,5 +166,7 @@ def _import_rows(
         ordered_months = sorted(months)
         counts = {"lines_stored": 0, "subscriptions_created": 0}
         if ordered_months:
-            counts = replace_months(stage, ordered_months, insert_lines(sql), import_run_id)
+            counts = replace_months(
+                lambda: create_subscriptions(stage), ordered_months, insert_lines(sql), import_run_id
+            )
     return Outcome(csv_file.rows_read, ordered_months, counts)

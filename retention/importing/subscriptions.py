@@ -35,6 +35,7 @@ from .lines import (
     MRR_LINE,
     SUBSCRIPTION,
     check_accounts_and_subscriptions,
+    create_subscriptions,
     insert_lines,
     replace_months,
     uncovered_months,
@@ -142,7 +143,11 @@ def import_subscriptions(
             if months:
                 write_lines = insert_lines(_insert_lines_sql(stage, convention))
                 counts = replace_months(
-                    stage, months, write_lines, import_run_id, details={"end_date": convention.value}
+                    lambda: create_subscriptions(stage),
+                    months,
+                    write_lines,
+                    import_run_id,
+                    details={"end_date": convention.value},
                 )
             checks = _check_periods(stage, convention, last_day(current_month))
 

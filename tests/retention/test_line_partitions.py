@@ -1,0 +1,136 @@
+"""Month partitions of the MRR line table and the month tables of the fast import, on PostgreSQL."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from accounts.models import Account, Subscription
+from retention import partitions
+from retention.importing import import_mrr, mrr_copy
+from retention.models import MrrLine
+from tests.conftest import IN_CI
+from tests.factories import AccountFactory, SubscriptionFactory
+from tests.retention.test_import_mrr import HEADER, lines, write_csv
+
+MAY, JUNE = datetime.date(2024, 5, 1), datetime.date(2024, 6, 1)
+TWO_MONTHS = (
+    HEADER + "2024-05,ACC-1,SUB-1,Premium,10,100.00,recurring\n"
+    "2024-06,ACC-1,SUB-1,Premium,12,120.00,recurring\n"
+    "2024-06,ACC-1,SUB-2,Basic,1,9.50,recurring\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def postgresql(db, monkeypatch):
+    if connection.vendor != "postgresql":
+        message = "month partitions exist on PostgreSQL only; set DATABASE_URL to run this test."
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: None)
+    AccountFactory(external_id="ACC-1")
+
+
+def partition_of_each_line():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT tableoid::regclass::text, month FROM {partitions.LINE_TABLE} ORDER BY month")
+        return cursor.fetchall()
+
+
+def load_tables():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'tamarind\\_load\\_%%' ORDER BY relname")
+        return [name for (name,) in cursor.fetchall()]
+
+
+def test_fast_import_stores_each_month_in_its_own_partition(tmp_path):
+    summary = import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
+
+    assert summary["fast_path"] is True
+    assert partition_of_each_line() == [
+        ("retention_mrrline_p202405", MAY),
+        ("retention_mrrline_p202406", JUNE),
+        ("retention_mrrline_p202406", JUNE),
+    ]
+    assert load_tables() == []
+
+
+def test_reimport_replaces_the_month_partition(tmp_path):
+    import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
+
+    summary = import_mrr(write_csv(tmp_path / "june.csv", HEADER + "2024-06,ACC-1,SUB-1,Premium,3,30.00,recurring\n"))
+
+    assert summary["lines_stored"] == 1
+    assert lines() == [
+        ("2024-05", "SUB-1", "Premium", 10, Decimal("100.00"), "recurring"),
+        ("2024-06", "SUB-1", "Premium", 3, Decimal("30.00"), "recurring"),
+    ]
+    assert [name for name, _ in partition_of_each_line()] == ["retention_mrrline_p202405", "retention_mrrline_p202406"]
+
+
+def test_lines_written_outside_imports_go_to_the_default_partition_and_are_replaced(tmp_path):
+    subscription = SubscriptionFactory(external_id="SUB-1", account=Account.objects.get(external_id="ACC-1"))
+    MrrLine.objects.create(
+        month=JUNE, subscription=subscription, product="Old", quantity=1, mrr=Decimal("1.00"), charge_type="recurring"
+    )
+    assert partition_of_each_line() == [("retention_mrrline_default", JUNE)]
+
+    import_mrr(write_csv(tmp_path / "june.csv", HEADER + "2024-06,ACC-1,SUB-1,Premium,3,30.00,recurring\n"))
+
+    assert lines() == [("2024-06", "SUB-1", "Premium", 3, Decimal("30.00"), "recurring")]
+    assert partition_of_each_line() == [("retention_mrrline_p202406", JUNE)]
+
+
+def test_row_by_row_import_also_writes_month_partitions(tmp_path):
+    # A quoted field sends the file to the row-by-row import.
+    summary = import_mrr(
+        write_csv(tmp_path / "quoted.csv", HEADER + '2024-05,ACC-1,SUB-1,"Premium",10,1.00,recurring\n')
+    )
+
+    assert summary["fast_path"] is False
+    assert partition_of_each_line() == [("retention_mrrline_p202405", MAY)]
+
+
+def test_tables_left_by_a_stopped_import_are_dropped_by_the_next(tmp_path):
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE tamarind_load_0123456789ab_202405 ({partitions.table_definition()})")
+
+    import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
+
+    assert load_tables() == []
+
+
+def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
+    import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
+    before = lines()
+
+    def failing_attach(tables, lines_per_month):
+        raise RuntimeError("attach failed")
+
+    monkeypatch.setattr(mrr_copy, "_attach", failing_attach)
+    with pytest.raises(RuntimeError, match="attach failed"):
+        import_mrr(write_csv(tmp_path / "june.csv", HEADER + "2024-06,ACC-1,SUB-3,Premium,3,30.00,recurring\n"))
+
+    assert lines() == before
+    assert not Subscription.objects.filter(external_id="SUB-3").exists()
+    assert load_tables() == []
+
+
+def test_subscription_stored_meanwhile_sends_the_file_row_by_row(tmp_path, monkeypatch):
+    real_load_months = mrr_copy._load_months
+
+    def load_while_another_import_stores_sub_2(*arguments):
+        tables = real_load_months(*arguments)
+        SubscriptionFactory(external_id="SUB-2", account=Account.objects.get(external_id="ACC-1"))
+        return tables
+
+    monkeypatch.setattr(mrr_copy, "_load_months", load_while_another_import_stores_sub_2)
+
+    summary = import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
+
+    assert summary["fast_path"] is False
+    assert summary["subscriptions_created"] == 1
+    assert len(lines()) == 3
+    assert load_tables() == []
