@@ -546,6 +546,9 @@ def _create_subscriptions(folder: str, count: int) -> int:
                 with cursor.cursor.copy(copy_sql) as copy:
                     while chunk := source.read(1 << 20):
                         copy.write(chunk)
+            # The account keys are checked now rather than at commit, while no page waits on the line table.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     except (IntegrityError, psycopg.errors.IntegrityError) as error:
         # COPY raises the driver's error, which Django does not wrap.
         raise StoredDataChanged from error

@@ -1,0 +1,73 @@
+"""Migrations 0011 and 0012 keep every MRR line, forwards and backwards, on either database."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("retention", "0010_tam_totals_and_customer_blocks")]
+LINES = [
+    (datetime.date(2024, 1, 1), "Pro", 3, 30000, "recurring", 7),
+    (datetime.date(2024, 2, 1), "Pro", 3, 30000, "recurring", 7),
+    (datetime.date(2024, 2, 1), "Seats", 1, -500, "trueup", 8),
+]
+COLUMNS = "month, product, quantity, mrr, charge_type, subscription_id"
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def latest():
+    executor = MigrationExecutor(connection)
+    return [key for key in executor.loader.graph.leaf_nodes() if key[0] == "retention"]
+
+
+def stored_lines():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {COLUMNS} FROM retention_mrrline ORDER BY month, product")
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def column_names():
+    with connection.cursor() as cursor:
+        return [column.name for column in connection.introspection.get_table_description(cursor, "retention_mrrline")]
+
+
+def partitions():
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT child.relname FROM pg_inherits JOIN pg_class child ON child.oid = inhrelid "
+            "WHERE inhparent = 'retention_mrrline'::regclass ORDER BY 1"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lines_survive_the_key_and_partition_migrations_both_ways():
+    migrate(BEFORE)
+    try:
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO retention_mrrline ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", LINES)
+
+        migrate(latest())
+        assert stored_lines() == LINES
+        assert "id" not in column_names()
+        if connection.vendor == "postgresql":
+            assert partitions() == [
+                "retention_mrrline_default",
+                "retention_mrrline_p202401",
+                "retention_mrrline_p202402",
+            ]
+
+        migrate(BEFORE)
+        assert stored_lines() == LINES
+        assert "id" in column_names()
+        assert partitions() == []
+    finally:
+        migrate(latest())
