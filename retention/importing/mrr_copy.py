@@ -20,6 +20,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime
+import functools
 import logging
 import os
 import queue
@@ -148,17 +149,17 @@ def import_plain_mrr(
             return Outcome(0, [], {"lines_stored": 0, "subscriptions_created": 0})
         stack.callback(_drop_load_tables, LOAD_TABLE_PREFIX)
         try:
-            tables = _load_months(duck, plan, folder, path, on_progress)
+            tables, lines = _load_months(plan, path, on_progress)
         except psycopg.errors.UniqueViolation:
             # The file repeats a month, subscription, product and charge type: add those rows up and load again.
             _drop_load_tables(LOAD_TABLE_PREFIX)
-            plan = _lines(duck, path, plain, plan, add_up=True)
-            tables = _load_months(duck, plan, folder, path, on_progress)
+            plan = _write_months(duck, path, plain, plan, folder, add_up=True)
+            tables, lines = _load_months(plan, path, on_progress)
         try:
             counts = replace_months(
                 lambda: _create_subscriptions(folder, plan.new_subscriptions),
                 plan.months,
-                lambda: _attach(tables, plan.lines_per_month),
+                functools.partial(_attach, tables, lines),
                 import_run_id,
                 into_partitions=False,
             )
@@ -170,14 +171,15 @@ def import_plain_mrr(
 
 @dataclasses.dataclass
 class Plan:
-    """What the checks found: rows, months, new subscriptions, and lines per month in DuckDB."""
+    """What the checks found: rows, new subscriptions, and the files of each month's lines."""
 
     rows: int
     new_subscriptions: int
     # The SQL expression of each product column's value in DuckDB's reading of the file.
     values: dict[str, str]
     months: list[datetime.date] = dataclasses.field(default_factory=list)
-    lines_per_month: dict[datetime.date, int] = dataclasses.field(default_factory=dict)
+    # The CSV files that hold each month's lines.
+    month_files: dict[datetime.date, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _database_is_utf8() -> bool:
@@ -287,7 +289,7 @@ def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | No
         logger.info("import run %s: an account or subscription id needs the row-by-row checks", import_run_id)
         return None
     _number_new_subscriptions(duck, folder, new)
-    return _lines(duck, path, plain, Plan(rows, new, values), add_up=False)
+    return _write_months(duck, path, plain, Plan(rows, new, values), folder, add_up=False)
 
 
 def _check_values(duck, path, plain: PlainCsv, values: dict[str, str], import_run_id) -> tuple | None:
@@ -328,23 +330,36 @@ def _check_values(duck, path, plain: PlainCsv, values: dict[str, str], import_ru
     ).fetchone()
 
 
-def _lines(duck, path, plain: PlainCsv, plan: Plan, *, add_up: bool) -> Plan:
-    """Convert the file's rows to lines in DuckDB, adding up rows with the same key when `add_up`."""
+def _write_months(duck, path, plain: PlainCsv, plan: Plan, folder: str, *, add_up: bool) -> Plan:
+    """Convert the file's rows to lines and write each month's lines to files of its own.
+
+    Rows with the same key are added up when `add_up`. Each call writes to a
+    folder of its own, so a second call leaves the first one's files alone.
+    """
     value = plan.values
     quantity, amount = f"{value['quantity']}::BIGINT", cents(value["mrr"])
     if add_up:
         quantity, amount = f"SUM({quantity})::BIGINT", f"SUM({amount})::BIGINT"
+    months_folder = os.path.join(folder, f"months-{uuid.uuid4().hex[:12]}")
+    # The month is left out of the files: it is the same on every line of one.
     duck.execute(
         f"""
-        CREATE OR REPLACE TABLE lines AS
-        SELECT ({value["month"]} || '-01')::DATE AS month, {value["product"]} AS product, {quantity} AS quantity,
-               {amount} AS mrr, lower({value["charge_type"]}) AS charge_type, s.id AS subscription_id
-        FROM {_read_file(path, plain)}
-        JOIN file_ids s ON s.external_id = {value["subscription_id"]}
-        {"GROUP BY ALL" if add_up else ""}"""
+        COPY (
+            SELECT {value["product"]} AS product, {quantity} AS quantity, {amount} AS mrr,
+                   lower({value["charge_type"]}) AS charge_type, s.id AS subscription_id,
+                   replace({value["month"]}, '-', '') AS period
+            FROM {_read_file(path, plain)}
+            JOIN file_ids s ON s.external_id = {value["subscription_id"]}
+            {"GROUP BY ALL" if add_up else ""}
+        ) TO '{months_folder}' (FORMAT csv, HEADER false, PARTITION_BY (period))"""
     )
-    per_month = dict(duck.execute("SELECT month, COUNT(*) FROM lines GROUP BY month ORDER BY month").fetchall())
-    return dataclasses.replace(plan, months=sorted(per_month), lines_per_month=per_month)
+    month_files = {}
+    for name in sorted(os.listdir(months_folder)):
+        period = name.removeprefix("period=")
+        month = datetime.date(int(period[:4]), int(period[4:]), 1)
+        month_folder = os.path.join(months_folder, name)
+        month_files[month] = sorted(os.path.join(month_folder, file_name) for file_name in os.listdir(month_folder))
+    return dataclasses.replace(plan, months=sorted(month_files), month_files=month_files)
 
 
 def _copy_stored_ids(duck, folder: str) -> None:
@@ -408,31 +423,27 @@ def _number_new_subscriptions(duck, folder: str, count: int) -> None:
         WHERE s.external_id IN (SELECT external_id FROM file_subscriptions)
         UNION ALL SELECT external_id, id FROM new_subscriptions"""
     )
-    duck.execute(f"COPY new_subscriptions TO '{os.path.join(folder, 'new_subscriptions.csv')}' (HEADER false)")
+    # In the order of their ids, which is also the order of their external ids, so that the indexes fill in order.
+    duck.execute(
+        f"COPY (SELECT id, external_id, account_id FROM new_subscriptions ORDER BY id)"
+        f" TO '{os.path.join(folder, 'new_subscriptions.csv')}' (HEADER false)"
+    )
 
 
-def _load_months(duck, plan: Plan, folder: str, path, on_progress) -> dict[datetime.date, str]:
-    """Fill one table per month with its lines, keyed and checked, on LOADERS connections; return the tables.
+def _load_months(plan: Plan, path, on_progress) -> tuple[dict[datetime.date, str], int]:
+    """Fill one table per month with its lines, keyed and checked, on LOADERS connections.
 
-    DuckDB writes each month's lines to a file of its own in one pass, and the
-    loaders copy the files into new tables. Each loader commits its tables,
-    which stay out of the line table until the import attaches them. A month
-    that repeats a key fails with UniqueViolation.
+    Each loader commits its tables, which stay out of the line table until the
+    import attaches them. Return the tables and the number of lines they hold.
+    A month that repeats a key fails with UniqueViolation.
     """
     token = uuid.uuid4().hex[:12]
     tables = {month: f"{LOAD_TABLE_PREFIX}{token}_{month:%Y%m}" for month in plan.months}
-    months_folder = os.path.join(folder, f"months-{token}")
-    columns = ", ".join(name for name, _ in partitions.LINE_COLUMNS if name != "month")
-    duck.execute(
-        f"COPY (SELECT {columns}, year(month) * 100 + month(month) AS period FROM lines)"
-        f" TO '{months_folder}' (FORMAT csv, HEADER false, PARTITION_BY (period))"
-    )
     work: queue.Queue = queue.Queue()
     done: queue.Queue = queue.Queue()
-    for month in plan.months:
-        month_folder = os.path.join(months_folder, f"period={month:%Y%m}")
-        files = sorted(os.path.join(month_folder, name) for name in os.listdir(month_folder))
-        work.put((month, tables[month], files))
+    # The largest months first, so that the loaders finish together.
+    for month in sorted(plan.months, key=lambda month: -_size(plan.month_files[month])):
+        work.put((month, tables[month], plan.month_files[month]))
     parameters = connection.get_connection_params()
     loaders = [threading.Thread(target=_loader, args=(parameters, work, done), daemon=True) for _ in range(LOADERS)]
     for loader in loaders:
@@ -447,36 +458,43 @@ def _load_months(duck, plan: Plan, folder: str, path, on_progress) -> dict[datet
             loader.join()
     if progress.failure is not None:
         raise progress.failure
-    return tables
+    return tables, progress.lines
+
+
+def _size(files: list[str]) -> int:
+    return sum(os.path.getsize(file_path) for file_path in files)
 
 
 class _Progress:
-    """Counts the months loaded and keeps the first failure.
+    """Counts the months and lines loaded and keeps the first failure.
 
     Progress is reported as `CsvFile` reports it, every PROGRESS_EVERY rows
-    and once at the end, with rows and bytes of the file in proportion to
-    the lines loaded so far.
+    and once at the end, with rows and bytes of the file in proportion to the
+    size of the month files loaded so far.
     """
 
     def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None):
         self.plan = plan
         self.total_bytes = total_bytes
         self.on_progress = on_progress
-        self.total_lines = max(sum(plan.lines_per_month.values()), 1)
+        self.sizes = {month: _size(files) for month, files in plan.month_files.items()}
+        self.total_size = max(sum(self.sizes.values()), 1)
+        self.size = 0
         self.lines = 0
         self.reported = 0
         self.count = 0
         self.failure: Exception | None = None
 
-    def finished(self, month: datetime.date, error: Exception | None) -> None:
+    def finished(self, month: datetime.date, lines: int, error: Exception | None) -> None:
         self.count += 1
         if error is not None:
             self.failure = self.failure or error
             return
-        self.lines += self.plan.lines_per_month[month]
+        self.lines += lines
+        self.size += self.sizes[month]
         if self.on_progress is None or self.failure is not None:
             return
-        rows = self.plan.rows * self.lines // self.total_lines
+        rows = self.plan.rows * self.size // self.total_size
         for rows_so_far in range(self.reported + PROGRESS_EVERY, rows + 1, PROGRESS_EVERY):
             self.on_progress(rows_so_far, self.total_bytes * rows_so_far // self.plan.rows, self.total_bytes)
             self.reported = rows_so_far
@@ -500,21 +518,22 @@ def _loader(parameters: dict, work: queue.Queue, done: queue.Queue) -> None:
         while (item := work.get()) is not None:
             month, table, files = item
             if failure is not None:
-                done.put((month, failure))
+                done.put((month, 0, failure))
                 continue
             try:
-                _load_table(database, month, table, files)
-                done.put((month, None))
+                done.put((month, _load_table(database, month, table, files), None))
             except Exception as error:  # reported to the importing thread, which raises it
                 database.rollback()
-                done.put((month, error))
+                done.put((month, 0, error))
     finally:
         if database is not None:
             database.close()
 
 
-def _load_table(database, month: datetime.date, table: str, files: list[str]) -> None:
+def _load_table(database, month: datetime.date, table: str, files: list[str]) -> int:
+    """Copy a month's files into a new table with its keys and checks, commit it, and return its lines."""
     columns = ", ".join(name for name, _ in partitions.LINE_COLUMNS if name != "month")
+    lines = 0
     with database.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {table} ({partitions.table_definition()})")
         # The files leave out the month, which is the same on every line.
@@ -524,11 +543,13 @@ def _load_table(database, month: datetime.date, table: str, files: list[str]) ->
                 with open(file_path, "rb") as source:
                     while chunk := source.read(1 << 20):
                         copy.write(chunk)
+            lines += cursor.rowcount
         cursor.execute(f"ALTER TABLE {table} ALTER COLUMN month DROP DEFAULT")
         cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({partitions.PRIMARY_KEY})")
         # Lets ATTACH PARTITION skip scanning the rows for the partition's bounds.
         cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_month CHECK (month = DATE '{month.isoformat()}')")
     database.commit()
+    return lines
 
 
 def _create_subscriptions(folder: str, count: int) -> int:
@@ -555,11 +576,11 @@ def _create_subscriptions(folder: str, count: int) -> int:
     return count
 
 
-def _attach(tables: dict[datetime.date, str], lines_per_month: dict[datetime.date, int]) -> int:
-    """Attach each month table as its month's partition; return the number of lines they hold."""
+def _attach(tables: dict[datetime.date, str], lines: int) -> int:
+    """Attach each month table as its month's partition; return `lines`, the number of lines they hold."""
     with connection.cursor() as cursor:
         for month, table in sorted(tables.items()):
             partitions.attach(month, table)
             # The partition's bounds say the same from now on.
             cursor.execute(f"ALTER TABLE {partitions.partition_name(month)} DROP CONSTRAINT {table}_month")
-    return sum(lines_per_month[month] for month in tables)
+    return lines
