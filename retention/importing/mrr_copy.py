@@ -581,6 +581,6 @@ def _attach(tables: dict[datetime.date, str], lines: int) -> int:
     with connection.cursor() as cursor:
         for month, table in sorted(tables.items()):
             partitions.attach(month, table)
-            # The partition's bounds say the same from now on.
+            # The partition's bounds hold the same rule from now on.
             cursor.execute(f"ALTER TABLE {partitions.partition_name(month)} DROP CONSTRAINT {table}_month")
     return lines
