@@ -341,13 +341,14 @@ def _write_months(duck, path, plain: PlainCsv, plan: Plan, folder: str, *, add_u
     if add_up:
         quantity, amount = f"SUM({quantity})::BIGINT", f"SUM({amount})::BIGINT"
     months_folder = os.path.join(folder, f"months-{uuid.uuid4().hex[:12]}")
-    # The month is left out of the files: it is the same on every line of one.
+    # The month is left out of the files: it is the same on every line of one. DuckDB splits rows
+    # by an integer key about twice as fast as by text.
     duck.execute(
         f"""
         COPY (
             SELECT {value["product"]} AS product, {quantity} AS quantity, {amount} AS mrr,
                    lower({value["charge_type"]}) AS charge_type, s.id AS subscription_id,
-                   replace({value["month"]}, '-', '') AS period
+                   replace({value["month"]}, '-', '')::INTEGER AS period
             FROM {_read_file(path, plain)}
             JOIN file_ids s ON s.external_id = {value["subscription_id"]}
             {"GROUP BY ALL" if add_up else ""}
