@@ -128,19 +128,19 @@ def import_plain_mrr(
     """Import a plain file through DuckDB and month tables; return None when the row-by-row import has to read it."""
     if connection.vendor != "postgresql" or not _database_is_utf8():
         return None
-    plain = scan_plain_csv(path, spec, columns)
-    if plain is None:
-        logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
-        return None
-    if len(set(plain.indexes.values())) != len(plain.indexes):
-        # Each product column becomes one DuckDB column, so one file column cannot serve two.
-        logger.info("import run %s: two product columns read the same file column", import_run_id)
-        return None
-
     with contextlib.ExitStack() as stack:
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="tamarind-import-"))
         stack.enter_context(_loading_lock())
+        # Tables of an import that stopped are dropped before any check, so also when the file goes row by row.
         _drop_load_tables(LOAD_TABLE_PREFIX)
+        plain = scan_plain_csv(path, spec, columns)
+        if plain is None:
+            logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
+            return None
+        if len(set(plain.indexes.values())) != len(plain.indexes):
+            # Each product column becomes one DuckDB column, so one file column cannot serve two.
+            logger.info("import run %s: two product columns read the same file column", import_run_id)
+            return None
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="tamarind-import-"))
         duck = stack.enter_context(_duckdb(folder))
         plan = _check(duck, path, plain, folder, import_run_id)
         if plan is None:

@@ -102,6 +102,19 @@ def test_tables_left_by_a_stopped_import_are_dropped_by_the_next(tmp_path):
     assert load_tables() == []
 
 
+def test_row_by_row_import_drops_stopped_load_tables(tmp_path):
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE tamarind_load_0123456789ab_202405 ({partitions.table_definition()})")
+
+    # A quoted field sends the file to the row-by-row import.
+    summary = import_mrr(
+        write_csv(tmp_path / "quoted.csv", HEADER + '2024-05,ACC-1,SUB-1,"Premium",10,1.00,recurring\n')
+    )
+
+    assert summary["fast_path"] is False
+    assert load_tables() == []
+
+
 def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
     before = lines()
