@@ -13,7 +13,7 @@ from django.db import connection
 
 from accounts.models import Account, Subscription
 from common.csvimport import ErrorCollector, RowError
-from common.months import add_months, format_month, month_range
+from common.months import LAST_YEAR, add_months, format_month, month_range
 from retention import partitions
 from retention.locks import report_lock
 from retention.models import CoveredMonth, MrrLine
@@ -143,7 +143,9 @@ def replace_months(
         lines_stored = write_lines()
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
-        schedule_recompute(sorted(set(months) | {add_months(month, 12) for month in months}), import_run_id)
+        # No line can fall after LAST_YEAR, and the recomputation rejects such a month.
+        later = {add_months(month, 12) for month in months}
+        schedule_recompute(sorted(set(months) | {month for month in later if month.year <= LAST_YEAR}), import_run_id)
         counts = {
             "lines_stored": lines_stored,
             "lines_deleted": deleted,

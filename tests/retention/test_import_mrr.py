@@ -385,6 +385,14 @@ def test_quantities_whose_total_overflows_rejected(tmp_path, db):
     assert "line 2, column quantity, value '999999999999999': expected a whole number of seats" in message
 
 
+def test_last_month_schedules_no_later_recompute(tmp_path, db, recorded_recomputes):
+    make_accounts("ACC-1")
+    import_mrr(write_csv(tmp_path / "m.csv", HEADER + "2999-12,ACC-1,SUB-1,Premium,1,1.00,recurring\n"))
+
+    # The recomputation parses each month with the import's year range.
+    assert recorded_recomputes == [[datetime.date(2999, 12, 1)]]
+
+
 @pytest.mark.parametrize("month", ["1899-12", "0000-01", "3000-01", "9999-06"])
 def test_month_outside_supported_years_rejected(tmp_path, db, month):
     make_accounts("ACC-1")
