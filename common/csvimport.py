@@ -457,6 +457,11 @@ def parse_row(
         values[column] = None
         if column in optional and not text:
             continue
+        if "\x00" in text:
+            # The database cannot store a NUL in text, so the value is shown with the byte spelled out.
+            errors.add(line, column, text.replace("\x00", "\\x00"), "contains a NUL byte, which text cannot hold")
+            valid = False
+            continue
         try:
             values[column] = parse(text)
         except InvalidValue as error:

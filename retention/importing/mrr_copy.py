@@ -20,10 +20,10 @@ import contextlib
 import csv
 import dataclasses
 import datetime
-import functools
 import logging
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import uuid
@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 # Arbitrary constant key of the session-level advisory lock held while month tables are loaded.
 LOADING_LOCK_KEY = 7_302_912
 LOAD_TABLE_PREFIX = "tamarind_load_"
+# DuckDB's month files and spilled data go to a folder of each import's own under this one.
+WORK_FOLDERS = os.path.join(tempfile.gettempdir(), "tamarind-import")
 LOADERS = 2
 # DuckDB's memory for the import; it spills to the work folder beyond this.
 DUCKDB_MEMORY_LIMIT = "256MB"
@@ -130,8 +132,10 @@ def import_plain_mrr(
         return None
     with contextlib.ExitStack() as stack:
         stack.enter_context(_loading_lock())
-        # Tables of an import that stopped are dropped before any check, so also when the file goes row by row.
+        # Tables and files of an import that stopped are dropped before any check, so also when the file goes
+        # row by row.
         _drop_load_tables(LOAD_TABLE_PREFIX)
+        _remove_work_folders()
         plain = scan_plain_csv(path, spec, columns)
         if plain is None:
             logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
@@ -140,7 +144,8 @@ def import_plain_mrr(
             # Each product column becomes one DuckDB column, so one file column cannot serve two.
             logger.info("import run %s: two product columns read the same file column", import_run_id)
             return None
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="tamarind-import-"))
+        os.makedirs(WORK_FOLDERS, exist_ok=True)
+        folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS))
         duck = stack.enter_context(_duckdb(folder))
         plan = _check(duck, path, plain, folder, import_run_id)
         if plan is None:
@@ -155,11 +160,16 @@ def import_plain_mrr(
             _drop_load_tables(LOAD_TABLE_PREFIX)
             plan = _write_months(duck, path, plain, plan, folder, add_up=True)
             tables, lines = _load_months(plan, path, on_progress)
+
+        def attach_tables() -> int:
+            _attach(tables)
+            return lines
+
         try:
             counts = replace_months(
                 lambda: _create_subscriptions(folder, plan.new_subscriptions),
                 plan.months,
-                functools.partial(_attach, tables, lines),
+                attach_tables,
                 import_run_id,
                 into_partitions=False,
             )
@@ -202,6 +212,13 @@ def _loading_lock():
     finally:
         with contextlib.suppress(Exception), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [LOADING_LOCK_KEY])
+
+
+def _remove_work_folders() -> None:
+    """Remove the work folders of imports on this machine that stopped; run while holding the loading lock."""
+    if os.path.isdir(WORK_FOLDERS):
+        for name in os.listdir(WORK_FOLDERS):
+            shutil.rmtree(os.path.join(WORK_FOLDERS, name), ignore_errors=True)
 
 
 def _drop_load_tables(prefix: str) -> None:
@@ -424,7 +441,7 @@ def _number_new_subscriptions(duck, folder: str, count: int) -> None:
         WHERE s.external_id IN (SELECT external_id FROM file_subscriptions)
         UNION ALL SELECT external_id, id FROM new_subscriptions"""
     )
-    # In the order of their ids, which is also the order of their external ids, so that the indexes fill in order.
+    # In the order of their ids, so that the primary key's index fills in order.
     duck.execute(
         f"COPY (SELECT id, external_id, account_id FROM new_subscriptions ORDER BY id)"
         f" TO '{os.path.join(folder, 'new_subscriptions.csv')}' (HEADER false)"
@@ -577,11 +594,10 @@ def _create_subscriptions(folder: str, count: int) -> int:
     return count
 
 
-def _attach(tables: dict[datetime.date, str], lines: int) -> int:
-    """Attach each month table as its month's partition; return `lines`, the number of lines they hold."""
+def _attach(tables: dict[datetime.date, str]) -> None:
+    """Attach each month table as its month's partition."""
     with connection.cursor() as cursor:
         for month, table in sorted(tables.items()):
             partitions.attach(month, table)
             # The partition's bounds hold the same rule from now on.
             cursor.execute(f"ALTER TABLE {partitions.partition_name(month)} DROP CONSTRAINT {table}_month")
-    return lines

@@ -399,3 +399,13 @@ def test_month_outside_supported_years_rejected(tmp_path, db, month):
     message = run_rejected(write_csv(tmp_path / "m.csv", HEADER + f"{month},ACC-1,SUB-1,Premium,1,1.00,recurring\n"))
 
     assert f"line 2, column month, value '{month}': expected YYYY-MM from 1900-01 to 2999-12" in message
+
+
+def test_nul_byte_in_a_field_rejected_with_its_line_and_column(tmp_path, db):
+    make_accounts("ACC-1")
+    rows = "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring\n2024-06,ACC-1,SUB-2,Ba\x00sic,1,1.00,recurring\n"
+
+    message = run_rejected(write_csv(tmp_path / "m.csv", HEADER + rows))
+
+    assert "line 3, column product, value 'Ba\\\\x00sic': contains a NUL byte, which text cannot hold" in message
+    assert ImportRun.objects.get().errors[0]["value"] == "Ba\\x00sic"

@@ -1,6 +1,7 @@
 """Month partitions of the MRR line table and the month tables of the fast import, on PostgreSQL."""
 
 import datetime
+import os
 from decimal import Decimal
 
 import pytest
@@ -119,7 +120,7 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
     before = lines()
 
-    def failing_attach(tables, lines_per_month):
+    def failing_attach(tables):
         raise RuntimeError("attach failed")
 
     monkeypatch.setattr(mrr_copy, "_attach", failing_attach)
@@ -147,3 +148,14 @@ def test_subscription_stored_meanwhile_sends_the_file_row_by_row(tmp_path, monke
     assert summary["subscriptions_created"] == 1
     assert len(lines()) == 3
     assert load_tables() == []
+
+
+def test_work_folder_left_by_a_stopped_import_is_removed_by_the_next(tmp_path):
+    stopped = os.path.join(mrr_copy.WORK_FOLDERS, "stopped-import")
+    os.makedirs(stopped, exist_ok=True)
+    with open(os.path.join(stopped, "202405.csv"), "w") as month_file:
+        month_file.write("Premium,1,100,recurring,1\n")
+
+    import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
+
+    assert os.listdir(mrr_copy.WORK_FOLDERS) == []
