@@ -181,7 +181,7 @@ def import_plain_mrr(
 
 @dataclasses.dataclass
 class Plan:
-    """What the checks found: rows, new subscriptions, and the files of each month's lines."""
+    """The checks' findings: rows, new subscriptions, and the files of each month's lines."""
 
     rows: int
     new_subscriptions: int
@@ -265,9 +265,9 @@ def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | No
 
     One pass over the file checks every value and gathers the file's
     subscriptions with their accounts; a second pass converts the rows to
-    lines. The first pass takes each value as it is, which spaces or tabs
-    around it make invalid; only then does a pass with trimmed values run,
-    since trimming every value costs as much as the checks.
+    lines. The first pass takes each value as it is, so spaces or tabs around
+    a value make it invalid. Only then does a pass with trimmed values run,
+    because trimming every value costs as much as the checks.
     """
     for trim in (False, True):
         values = {name: trimmed(f"c{index}") if trim else f"c{index}" for name, index in plain.indexes.items()}

@@ -46,7 +46,7 @@ def load_tables():
         return [name for (name,) in cursor.fetchall()]
 
 
-def test_fast_import_stores_each_month_in_its_own_partition(tmp_path):
+def test_fast_import_partition_per_month(tmp_path):
     summary = import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
 
     assert summary["fast_path"] is True
@@ -71,7 +71,7 @@ def test_reimport_replaces_the_month_partition(tmp_path):
     assert [name for name, _ in partition_of_each_line()] == ["retention_mrrline_p202405", "retention_mrrline_p202406"]
 
 
-def test_lines_written_outside_imports_go_to_the_default_partition_and_are_replaced(tmp_path):
+def test_import_over_default_partition_lines(tmp_path):
     subscription = SubscriptionFactory(external_id="SUB-1", account=Account.objects.get(external_id="ACC-1"))
     MrrLine.objects.create(
         month=JUNE, subscription=subscription, product="Old", quantity=1, mrr=Decimal("1.00"), charge_type="recurring"
@@ -94,7 +94,7 @@ def test_row_by_row_import_also_writes_month_partitions(tmp_path):
     assert partition_of_each_line() == [("retention_mrrline_p202405", MAY)]
 
 
-def test_tables_left_by_a_stopped_import_are_dropped_by_the_next(tmp_path):
+def test_import_after_stopped_import_tables(tmp_path):
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE tamarind_load_0123456789ab_202405 ({partitions.table_definition()})")
 
@@ -132,7 +132,7 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     assert load_tables() == []
 
 
-def test_subscription_stored_meanwhile_sends_the_file_row_by_row(tmp_path, monkeypatch):
+def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
     real_load_months = mrr_copy._load_months
 
     def load_while_another_import_stores_sub_2(*arguments):
@@ -150,7 +150,7 @@ def test_subscription_stored_meanwhile_sends_the_file_row_by_row(tmp_path, monke
     assert load_tables() == []
 
 
-def test_work_folder_left_by_a_stopped_import_is_removed_by_the_next(tmp_path):
+def test_import_after_stopped_import_work_folder(tmp_path):
     stopped = os.path.join(mrr_copy.WORK_FOLDERS, "stopped-import")
     os.makedirs(stopped, exist_ok=True)
     with open(os.path.join(stopped, "202405.csv"), "w") as month_file:

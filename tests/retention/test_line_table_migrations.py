@@ -49,7 +49,7 @@ def partitions():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_lines_survive_the_key_and_partition_migrations_both_ways():
+def test_line_table_migrations_both_ways():
     migrate(BEFORE)
     try:
         with connection.cursor() as cursor:
