@@ -553,9 +553,9 @@ def _load_table(database, month: datetime.date, table: str, files: list[str]) ->
     columns = ", ".join(name for name, _ in partitions.LINE_COLUMNS if name != "month")
     lines = 0
     day = f"DATE '{month.isoformat()}'"
-    # The files leave out the month, which is the same on every line. The check on it, made with the
-    # table, is tested row by row as the lines arrive instead of in a scan of its own; it lets ATTACH
-    # PARTITION skip scanning the rows for the partition's bounds.
+    # The files leave out the month, which is the same on every line. The check on the month is made
+    # with the table, so each line is tested as it arrives instead of in a scan of its own. The check
+    # also lets ATTACH PARTITION skip scanning the rows for the partition's bounds.
     definition = f"{partitions.table_definition()}, CONSTRAINT {table}_month CHECK (month = {day})"
     with database.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {table} ({definition})")
