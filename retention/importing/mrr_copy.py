@@ -132,8 +132,8 @@ def import_plain_mrr(
         return None
     with contextlib.ExitStack() as stack:
         stack.enter_context(_loading_lock())
-        # Tables and files of an import that stopped are dropped before any check, so also when the file goes
-        # row by row.
+        # Tables and files of imports that stopped are dropped before any check, so also when the file
+        # goes row by row.
         _drop_load_tables(LOAD_TABLE_PREFIX)
         _remove_work_folders()
         plain = scan_plain_csv(path, spec, columns)
@@ -145,7 +145,8 @@ def import_plain_mrr(
             logger.info("import run %s: two product columns read the same file column", import_run_id)
             return None
         os.makedirs(WORK_FOLDERS, exist_ok=True)
-        folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS))
+        # The folder's name starts with the process id, which tells a later import whether its owner is gone.
+        folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
         duck = stack.enter_context(_duckdb(folder))
         plan = _check(duck, path, plain, folder, import_run_id)
         if plan is None:
@@ -215,10 +216,28 @@ def _loading_lock():
 
 
 def _remove_work_folders() -> None:
-    """Remove the work folders of imports on this machine that stopped; run while holding the loading lock."""
-    if os.path.isdir(WORK_FOLDERS):
-        for name in os.listdir(WORK_FOLDERS):
+    """Remove the work folders of stopped imports on this machine.
+
+    A folder belongs to the process whose id starts its name, and stays while
+    that process runs, whichever database it imports into.
+    """
+    if not os.path.isdir(WORK_FOLDERS):
+        return
+    for name in os.listdir(WORK_FOLDERS):
+        owner = name.split("-", 1)[0]
+        if owner.isdigit() and not _process_runs(int(owner)):
             shutil.rmtree(os.path.join(WORK_FOLDERS, name), ignore_errors=True)
+
+
+def _process_runs(process_id: int) -> bool:
+    try:
+        os.kill(process_id, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # The process exists under another user.
+        return True
+    return True
 
 
 def _drop_load_tables(prefix: str) -> None:

@@ -2,6 +2,8 @@
 
 import datetime
 import os
+import shutil
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -151,11 +153,17 @@ def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
 
 
 def test_import_after_stopped_import_work_folder(tmp_path):
-    stopped = os.path.join(mrr_copy.WORK_FOLDERS, "stopped-import")
-    os.makedirs(stopped, exist_ok=True)
-    with open(os.path.join(stopped, "202405.csv"), "w") as month_file:
-        month_file.write("Premium,1,100,recurring,1\n")
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    stopped = os.path.join(mrr_copy.WORK_FOLDERS, f"{finished.pid}-stopped")
+    running = os.path.join(mrr_copy.WORK_FOLDERS, f"{os.getppid()}-running")
+    for folder in (stopped, running):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "202405.csv"), "w") as month_file:
+            month_file.write("Premium,1,100,recurring,1\n")
 
     import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
 
-    assert os.listdir(mrr_copy.WORK_FOLDERS) == []
+    assert not os.path.exists(stopped)
+    assert os.path.exists(running)
+    shutil.rmtree(running)
