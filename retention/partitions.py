@@ -71,6 +71,9 @@ def remove_lines(months: list[datetime.date]) -> int:
 
     On PostgreSQL a month's partition is counted and dropped, and lines of
     these months in the default partition are deleted.
+
+    NOTE: snapshots do not cover dropped and attached partitions. A reader whose snapshot predates
+    the new month tables finds the replaced months empty until its next snapshot.
     """
     if not partitioned():
         deleted, _ = MrrLine.objects.filter(month__in=months).delete()

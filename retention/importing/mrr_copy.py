@@ -56,7 +56,7 @@ LOAD_TABLE_PREFIX = "tamarind_load_"
 # DuckDB's month files and spilled data go to a folder of each import's own under this one.
 WORK_FOLDERS = os.path.join(tempfile.gettempdir(), "tamarind-import")
 LOADERS = 2
-# DuckDB's memory for the import; it spills to the work folder beyond this.
+# DuckDB's memory for the import. Beyond it, DuckDB spills to the work folder.
 DUCKDB_MEMORY_LIMIT = "256MB"
 # Product and ids have the same length limit in the field parsers.
 MAX_TEXT_LENGTH = MAX_ID_LENGTH
@@ -127,7 +127,7 @@ def import_plain_mrr(
     import_run_id: int | None,
     on_progress: ProgressCallback | None,
 ) -> Outcome | None:
-    """Import a plain file through DuckDB and month tables; return None when the row-by-row import has to read it."""
+    """Import a plain file through DuckDB and month tables, or return None when the row-by-row import has to read it."""
     if connection.vendor != "postgresql" or not _database_is_utf8():
         return None
     with contextlib.ExitStack() as stack:
@@ -145,7 +145,7 @@ def import_plain_mrr(
             logger.info("import run %s: two product columns read the same file column", import_run_id)
             return None
         os.makedirs(WORK_FOLDERS, exist_ok=True)
-        # The folder's name starts with the process id, which tells a later import whether its owner is gone.
+        # The folder's name starts with the process id, so a later import can see whether its owner has ended.
         folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
         duck = stack.enter_context(_duckdb(folder))
         plan = _check(duck, path, plain, folder, import_run_id)
@@ -280,10 +280,10 @@ def _read_file(path, plain: PlainCsv) -> str:
 
 
 def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
-    """Check the file in DuckDB and keep its lines there; return None when the row-by-row import has to read it.
+    """Check the file in DuckDB and write its month files, or return None when the row-by-row import has to read it.
 
     One pass over the file checks every value and gathers the file's
-    subscriptions with their accounts; a second pass converts the rows to
+    subscriptions with their accounts, and a second pass converts the rows to
     lines. The first pass takes each value as it is, so spaces or tabs around
     a value make it invalid. Only then does a pass with trimmed values run,
     because trimming every value costs as much as the checks.
@@ -329,7 +329,7 @@ def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | No
 
 
 def _check_values(duck, path, plain: PlainCsv, values: dict[str, str], import_run_id) -> tuple | None:
-    """Gather the file's subscriptions into `file_subscriptions`; return rows, all valid, any oversized.
+    """Gather the file's subscriptions into `file_subscriptions` and return (rows, all valid, any oversized).
 
     Return None when DuckDB cannot read the file as COPY would.
     """
@@ -345,7 +345,7 @@ def _check_values(duck, path, plain: PlainCsv, values: dict[str, str], import_ru
         ]
     )
     unused = [f"c{index}" for index in range(len(plain.header)) if index not in plain.indexes.values()]
-    # Python's csv module rejects a field longer than its limit; the columns read fail the length checks first.
+    # Python's csv module rejects a field longer than its limit. The columns read fail the length checks first.
     oversized = " OR ".join(f"length({name}) > {csv.field_size_limit()}" for name in unused) or "false"
     account = values["account_id"]
     try:
@@ -503,7 +503,7 @@ def _size(files: list[str]) -> int:
 
 
 class _Progress:
-    """Counts the months and lines loaded and keeps the first failure.
+    """Counter of the months and lines loaded, which keeps the first failure.
 
     Progress is reported as `CsvFile` reports it, every PROGRESS_EVERY rows
     and once at the end, with rows and bytes of the file in proportion to the
@@ -593,7 +593,7 @@ def _load_table(database, month: datetime.date, table: str, files: list[str]) ->
 
 
 def _create_subscriptions(folder: str, count: int) -> int:
-    """Store the file's new subscriptions with the ids the month tables use; return how many.
+    """Store the file's new subscriptions with the ids the month tables use, and return how many.
 
     Raise StoredDataChanged when another session stored one of them, or
     deleted its account, since the checks.
