@@ -159,7 +159,7 @@ def import_plain_mrr(
         except psycopg.errors.UniqueViolation:
             # The file repeats a month, subscription, product and charge type: add those rows up and load again.
             _drop_load_tables(LOAD_TABLE_PREFIX)
-            plan = _write_months(duck, path, plain, plan, folder, add_up=True)
+            plan = _write_months(duck, plan, folder, add_up=True)
             tables, lines = _load_months(plan, path, on_progress)
 
         def attach_tables() -> int:
@@ -256,7 +256,9 @@ def _drop_load_tables(prefix: str) -> None:
 
 @contextlib.contextmanager
 def _duckdb(folder: str):
-    duck = duckdb.connect(":memory:")
+    # A database file, unlike memory, keeps its tables compressed: the file's rows then fit the memory limit
+    # at 50,000 parent accounts, and reading them back is faster.
+    duck = duckdb.connect(os.path.join(folder, "import.duckdb"))
     try:
         # Beyond the limit, DuckDB moves data to files in the work folder.
         duck.execute(f"SET temp_directory = '{folder}'")
@@ -279,29 +281,49 @@ def _read_file(path, plain: PlainCsv) -> str:
     )
 
 
+def _load_rows(duck, path, plain: PlainCsv, import_run_id) -> bool:
+    """Read the file once into DuckDB's table `file_rows`, one text column per product column.
+
+    A column the product does not read leaves only whether any of its fields
+    is too long for Python's reader, in the column `oversized`. Return False
+    when DuckDB cannot read the file as COPY would.
+    """
+    read = [f"c{index} AS {name}" for name, index in plain.indexes.items()]
+    unused = [f"c{index}" for index in range(len(plain.header)) if index not in plain.indexes.values()]
+    # Python's csv module rejects a field longer than its limit. The columns read fail the length checks first.
+    oversized = " OR ".join(f"length({name}) > {csv.field_size_limit()}" for name in unused) or "false"
+    try:
+        duck.execute(
+            f"CREATE TABLE file_rows AS SELECT {', '.join(read)}, ({oversized}) IS TRUE AS oversized"
+            f" FROM {_read_file(path, plain)}"
+        )
+    except duckdb.Error as error:
+        logger.info("import run %s: DuckDB does not read the file as COPY would: %s", import_run_id, error)
+        return False
+    return True
+
+
 def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
     """Check the file in DuckDB and write its month files, or return None when the row-by-row import has to read it.
 
-    One pass over the file checks every value and gathers the file's
-    subscriptions with their accounts, and a second pass converts the rows to
-    lines. The first pass takes each value as it is, so spaces or tabs around
-    a value make it invalid. Only then does a pass with trimmed values run,
-    because trimming every value costs as much as the checks.
+    The file is read once into a table. The checks first take each value as
+    it is, so spaces or tabs around a value make it invalid. Only then do the
+    checks run on trimmed values, because trimming every value costs as much
+    as the checks.
     """
+    if not _load_rows(duck, path, plain, import_run_id):
+        return None
+    rows, any_oversized = duck.execute("SELECT COUNT(*), COALESCE(bool_or(oversized), false) FROM file_rows").fetchone()
+    if rows != plain.data_rows:
+        # A blank line, or any other difference in splitting lines, shows in the count.
+        logger.info("import run %s: DuckDB read %d rows of %d lines", import_run_id, rows, plain.data_rows)
+        return None
+    if any_oversized:
+        logger.info("import run %s: a column not read has a field too long for Python's reader", import_run_id)
+        return None
     for trim in (False, True):
-        values = {name: trimmed(f"c{index}") if trim else f"c{index}" for name, index in plain.indexes.items()}
-        found = _check_values(duck, path, plain, values, import_run_id)
-        if found is None:
-            return None
-        rows, all_valid, any_oversized = found
-        if rows != plain.data_rows:
-            # A blank line, or any other difference in splitting lines, shows in the count.
-            logger.info("import run %s: DuckDB read %d rows of %d lines", import_run_id, rows, plain.data_rows)
-            return None
-        if any_oversized:
-            logger.info("import run %s: a column not read has a field too long for Python's reader", import_run_id)
-            return None
-        if all_valid:
+        values = {name: trimmed(name) if trim else name for name in plain.indexes}
+        if _values_valid(duck, values):
             break
     else:
         logger.info("import run %s: a value needs the row-by-row checks", import_run_id)
@@ -325,48 +347,50 @@ def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | No
         logger.info("import run %s: an account or subscription id needs the row-by-row checks", import_run_id)
         return None
     _number_new_subscriptions(duck, folder, new)
-    return _write_months(duck, path, plain, Plan(rows, new, values), folder, add_up=False)
+    return _write_months(duck, Plan(rows, new, values), folder, add_up=False)
 
 
-def _check_values(duck, path, plain: PlainCsv, values: dict[str, str], import_run_id) -> tuple | None:
-    """Gather the file's subscriptions into `file_subscriptions` and return (rows, all valid, any oversized).
+def _values_valid(duck, values: dict[str, str]) -> bool:
+    """Tell whether every value of `file_rows` is valid, and gather the file's subscriptions into `file_subscriptions`.
 
-    Return None when DuckDB cannot read the file as COPY would.
+    `values` holds the SQL expression of each product column. Quantities and
+    amounts are checked on every row; months, products and charge types on
+    each distinct value; ids on each subscription with its accounts. A missing
+    field reads as NULL, which no check passes.
     """
-    valid = " AND ".join(
-        [
-            valid_month(values["month"]),
-            valid_text(values["product"]),
-            valid_quantity(values["quantity"]),
-            valid_amount(values["mrr"]),
-            valid_charge_type(values["charge_type"]),
-            valid_text(values["account_id"]),
-            valid_text(values["subscription_id"]),
-        ]
-    )
-    unused = [f"c{index}" for index in range(len(plain.header)) if index not in plain.indexes.values()]
-    # Python's csv module rejects a field longer than its limit. The columns read fail the length checks first.
-    oversized = " OR ".join(f"length({name}) > {csv.field_size_limit()}" for name in unused) or "false"
+    numbers_valid = duck.execute(
+        f"SELECT COALESCE(bool_and(({valid_quantity(values['quantity'])} AND {valid_amount(values['mrr'])}) IS TRUE),"
+        " true) FROM file_rows"
+    ).fetchone()[0]
+    if not numbers_valid:
+        return False
+    few_values = {"month": valid_month, "product": valid_text, "charge_type": valid_charge_type}
+    for name, valid in few_values.items():
+        valid_sql = valid("field")
+        distinct_valid = duck.execute(
+            f"SELECT COALESCE(bool_and(({valid_sql}) IS TRUE), true)"
+            f" FROM (SELECT DISTINCT {values[name]} AS field FROM file_rows)"
+        ).fetchone()[0]
+        if not distinct_valid:
+            return False
     account = values["account_id"]
-    try:
-        duck.execute(
-            f"""
-            CREATE OR REPLACE TABLE file_subscriptions AS
-            SELECT {values["subscription_id"]} AS external_id, MIN({account}) AS account,
-                   MAX({account}) AS other_account, COUNT(*) AS rows,
-                   bool_and(({valid}) IS TRUE) AS valid, bool_or(({oversized}) IS TRUE) AS oversized
-            FROM {_read_file(path, plain)} GROUP BY 1"""
-        )
-    except duckdb.Error as error:
-        logger.info("import run %s: DuckDB does not read the file as COPY would: %s", import_run_id, error)
-        return None
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TABLE file_subscriptions AS
+        SELECT {values["subscription_id"]} AS external_id, MIN({account}) AS account,
+               MAX({account}) AS other_account, COUNT({account}) = COUNT(*) AS account_on_every_row
+        FROM file_rows GROUP BY 1"""
+    )
+    ids_valid = (
+        f"{valid_text('external_id')} AND {valid_text('account')} AND {valid_text('other_account')}"
+        " AND account_on_every_row"
+    )
     return duck.execute(
-        "SELECT COALESCE(SUM(rows), 0), COALESCE(bool_and(valid), true), COALESCE(bool_or(oversized), false)"
-        " FROM file_subscriptions"
-    ).fetchone()
+        f"SELECT COALESCE(bool_and(({ids_valid}) IS TRUE), true) FROM file_subscriptions"
+    ).fetchone()[0]
 
 
-def _write_months(duck, path, plain: PlainCsv, plan: Plan, folder: str, *, add_up: bool) -> Plan:
+def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
     """Convert the file's rows to lines and write each month's lines to files of its own.
 
     Rows with the same key are added up when `add_up`. Each call writes to a
@@ -385,7 +409,7 @@ def _write_months(duck, path, plain: PlainCsv, plan: Plan, folder: str, *, add_u
             SELECT {value["product"]} AS product, {quantity} AS quantity, {amount} AS mrr,
                    lower({value["charge_type"]}) AS charge_type, s.id AS subscription_id,
                    replace({value["month"]}, '-', '')::INTEGER AS period
-            FROM {_read_file(path, plain)}
+            FROM file_rows
             JOIN file_ids s ON s.external_id = {value["subscription_id"]}
             {"GROUP BY ALL" if add_up else ""}
         ) TO '{months_folder}' (FORMAT csv, HEADER false, PARTITION_BY (period))"""
