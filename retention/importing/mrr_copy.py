@@ -155,25 +155,25 @@ def import_plain_mrr(
             return Outcome(0, [], {"lines_stored": 0, "subscriptions_created": 0})
         stack.callback(_drop_load_tables, LOAD_TABLE_PREFIX)
         try:
-            tables, lines = _load_months(plan, path, on_progress)
-        except psycopg.errors.UniqueViolation:
-            # The file repeats a month, subscription, product and charge type: add those rows up and load again.
-            _drop_load_tables(LOAD_TABLE_PREFIX)
-            plan = _write_months(duck, plan, folder, add_up=True)
-            tables, lines = _load_months(plan, path, on_progress)
+            # The new subscriptions are stored while the loaders fill the month tables, in the
+            # transaction that later attaches these tables.
+            with transaction.atomic():
+                with _Loading(plan, path, on_progress) as loading:
+                    created = _create_subscriptions(folder, plan.new_subscriptions)
+                try:
+                    tables, lines = loading.result()
+                except psycopg.errors.UniqueViolation:
+                    # The file repeats a month, subscription, product and charge type: add those rows up and
+                    # load again.
+                    _drop_load_tables(LOAD_TABLE_PREFIX)
+                    plan = _write_months(duck, plan, folder, add_up=True)
+                    tables, lines = _Loading(plan, path, on_progress).start().result()
 
-        def attach_tables() -> int:
-            _attach(tables)
-            return lines
+                def attach_tables() -> int:
+                    _attach(tables)
+                    return lines
 
-        try:
-            counts = replace_months(
-                lambda: _create_subscriptions(folder, plan.new_subscriptions),
-                plan.months,
-                attach_tables,
-                import_run_id,
-                into_partitions=False,
-            )
+                counts = replace_months(lambda: created, plan.months, attach_tables, import_run_id, into_partitions=False)
         except StoredDataChanged:
             logger.info("import run %s: another import stored one of the file's new subscriptions", import_run_id)
             return None
@@ -491,35 +491,66 @@ def _number_new_subscriptions(duck, folder: str, count: int) -> None:
     )
 
 
-def _load_months(plan: Plan, path, on_progress) -> tuple[dict[datetime.date, str], int]:
-    """Fill one table per month with its lines, keyed and checked, on LOADERS connections.
+class _Loading:
+    """Fill one table per month with its lines, keyed and checked, on LOADERS connections of their own.
 
-    Each loader commits its tables, which stay out of the line table until the
-    import attaches them. Return the tables and the number of lines they hold.
-    A month that repeats a key fails with UniqueViolation.
+    The loader threads run from `start` to `result`, or through a `with`
+    block, so the importing thread can work in between. Each loader
+    commits its tables, which stay out of the line table until the import
+    attaches them. A thread of its own reports progress, since the importing
+    thread's connection is inside the import's transaction, whose writes stay
+    unseen until it commits.
     """
-    token = uuid.uuid4().hex[:12]
-    tables = {month: f"{LOAD_TABLE_PREFIX}{token}_{month:%Y%m}" for month in plan.months}
-    work: queue.Queue = queue.Queue()
-    done: queue.Queue = queue.Queue()
-    # The largest months first, so that the loaders finish together.
-    for month in sorted(plan.months, key=lambda month: -_size(plan.month_files[month])):
-        work.put((month, tables[month], plan.month_files[month]))
-    parameters = connection.get_connection_params()
-    loaders = [threading.Thread(target=_loader, args=(parameters, work, done), daemon=True) for _ in range(LOADERS)]
-    for loader in loaders:
-        work.put(None)
-        loader.start()
-    progress = _Progress(plan, os.path.getsize(path), on_progress)
-    try:
-        while progress.count < len(plan.months):
-            progress.finished(*done.get())
-    finally:
-        for loader in loaders:
-            loader.join()
-    if progress.failure is not None:
-        raise progress.failure
-    return tables, progress.lines
+
+    def __init__(self, plan: Plan, path, on_progress: ProgressCallback | None):
+        self.plan = plan
+        token = uuid.uuid4().hex[:12]
+        self.tables = {month: f"{LOAD_TABLE_PREFIX}{token}_{month:%Y%m}" for month in plan.months}
+        self.progress = _Progress(plan, os.path.getsize(path), on_progress)
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self) -> "_Loading":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self._join()
+
+    def start(self) -> "_Loading":
+        work: queue.Queue = queue.Queue()
+        done: queue.Queue = queue.Queue()
+        # The largest months first, so that the loaders finish together.
+        for month in sorted(self.plan.months, key=lambda month: -_size(self.plan.month_files[month])):
+            work.put((month, self.tables[month], self.plan.month_files[month]))
+        parameters = connection.get_connection_params()
+        for _ in range(LOADERS):
+            work.put(None)
+            self.threads.append(threading.Thread(target=_loader, args=(parameters, work, done), daemon=True))
+        self.threads.append(threading.Thread(target=self._report, args=(done,), daemon=True))
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def _join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def _report(self, done: queue.Queue) -> None:
+        try:
+            while self.progress.count < len(self.plan.months):
+                self.progress.finished(*done.get())
+        finally:
+            # The progress callback may have opened this thread's own database connection.
+            connection.close()
+
+    def result(self) -> tuple[dict[datetime.date, str], int]:
+        """Return the tables and the number of lines they hold, once the threads have ended.
+
+        Raise the first failure: a month that repeats a key fails with UniqueViolation.
+        """
+        self._join()
+        if self.progress.failure is not None:
+            raise self.progress.failure
+        return self.tables, self.progress.lines
 
 
 def _size(files: list[str]) -> int:
@@ -555,6 +586,12 @@ class _Progress:
         self.size += self.sizes[month]
         if self.on_progress is None or self.failure is not None:
             return
+        try:
+            self._report_rows()
+        except Exception as failure:  # raised by the importing thread once the loaders end
+            self.failure = failure
+
+    def _report_rows(self) -> None:
         rows = self.plan.rows * self.size // self.total_size
         for rows_so_far in range(self.reported + PROGRESS_EVERY, rows + 1, PROGRESS_EVERY):
             self.on_progress(rows_so_far, self.total_bytes * rows_so_far // self.plan.rows, self.total_bytes)

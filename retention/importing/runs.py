@@ -107,7 +107,12 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
                 "The data is stored, but the retention recomputation is pending: the task queue could not be "
                 "reached. It runs by itself within ten minutes of the queue coming back."
             )
-        _finish(run, ImportStatus.DONE, summary=summary)
+        # A finished run has read the whole file, whichever thread reported its progress on the way.
+        size = os.path.getsize(path)
+        read = {"bytes_read": size, "total_bytes": size}
+        if "rows_read" in summary:
+            read["rows_read"] = summary["rows_read"]
+        _finish(run, ImportStatus.DONE, summary=summary, **read)
     run.refresh_from_db()
     logger.info(
         "import run %s %s after %d rows in %.1f s", run.pk, run.status, run.rows_read, time.monotonic() - started

@@ -135,14 +135,14 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
 
 
 def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
-    real_load_months = mrr_copy._load_months
+    real_write_months = mrr_copy._write_months
 
-    def load_while_another_import_stores_sub_2(*arguments):
-        tables = real_load_months(*arguments)
+    def write_while_another_import_stores_sub_2(*arguments, **options):
+        plan = real_write_months(*arguments, **options)
         SubscriptionFactory(external_id="SUB-2", account=Account.objects.get(external_id="ACC-1"))
-        return tables
+        return plan
 
-    monkeypatch.setattr(mrr_copy, "_load_months", load_while_another_import_stores_sub_2)
+    monkeypatch.setattr(mrr_copy, "_write_months", write_while_another_import_stores_sub_2)
 
     summary = import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
 
