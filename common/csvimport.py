@@ -291,7 +291,7 @@ def read_header(path: str | os.PathLike) -> list[str]:
         return [name.strip() for name in row]
 
 
-# Bytes read at a time by `scan_plain_csv` and by the COPY of a plain file.
+# Bytes read at a time by `count_plain_rows` and by the COPY of a plain file.
 CHUNK_SIZE = 1 << 20
 
 
@@ -318,33 +318,44 @@ def _is_plain(chunk: bytes) -> bool:
     return b'"' not in chunk and b"\0" not in chunk and chunk.count(b"\r") == chunk.count(b"\r\n")
 
 
-def scan_plain_csv(path: str | os.PathLike, spec: ColumnSpec, mapping: Mapping[str, str] | None) -> PlainCsv | None:
-    """Return the layout of a plain CSV file, or None when the file needs `CsvFile` to read it.
+def plain_header(path: str | os.PathLike, spec: ColumnSpec, mapping: Mapping[str, str] | None) -> PlainCsv | None:
+    """Return the layout that the header line of a plain CSV file gives, with no data rows counted yet.
 
     A file is plain when its header has no problem and its bytes contain no
-    quote character, no NUL and no carriage return outside a CRLF line end. The
-    bytes are scanned in chunks without splitting them into rows. The scan does
-    not check the UTF-8 encoding, the number of fields per row or blank lines:
-    COPY rejects a file with any of these.
+    quote character, no NUL and no carriage return outside a CRLF line end.
+    This function checks the header line, and `count_plain_rows` the rest.
+    Neither checks the UTF-8 encoding, the number of fields per row or blank
+    lines: COPY rejects a file with any of these. Return None when the header
+    line is not plain or has a problem.
     """
     with open(path, "rb") as raw:
         header_bytes = raw.readline()
-        if not _is_plain(header_bytes):
-            return None
-        try:
-            header_line = header_bytes.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return None
-        if not header_line.strip():
-            return None
-        delimiter = detect_delimiter(header_line)
-        header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
-        indexes, problems = check_header(spec, header, mapping)
-        if problems:
-            return None
+    if not _is_plain(header_bytes):
+        return None
+    try:
+        header_line = header_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if not header_line.strip():
+        return None
+    delimiter = detect_delimiter(header_line)
+    header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    indexes, problems = check_header(spec, header, mapping)
+    if problems:
+        return None
+    return PlainCsv(delimiter, header, indexes, len(header_bytes), 0)
 
-        line_ends = 0
-        last_byte = b"\n"
+
+def count_plain_rows(path: str | os.PathLike, layout: PlainCsv) -> int | None:
+    """Return the number of lines after the header, or None when the bytes after it are not plain.
+
+    The bytes are scanned in chunks without splitting them into rows, and a
+    last line without a line end counts.
+    """
+    line_ends = 0
+    last_byte = b"\n"
+    with open(path, "rb") as raw:
+        raw.seek(layout.data_offset)
         while chunk := raw.read(CHUNK_SIZE):
             if chunk.endswith(b"\r"):
                 # Keep a CRLF line end in one chunk.
@@ -353,8 +364,7 @@ def scan_plain_csv(path: str | os.PathLike, spec: ColumnSpec, mapping: Mapping[s
                 return None
             line_ends += chunk.count(b"\n")
             last_byte = chunk[-1:]
-    data_rows = line_ends + (0 if last_byte == b"\n" else 1)
-    return PlainCsv(delimiter, header, indexes, len(header_bytes), data_rows)
+    return line_ends + (0 if last_byte == b"\n" else 1)
 
 
 class CsvFile:

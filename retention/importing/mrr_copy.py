@@ -1,6 +1,6 @@
 """The fast path of the MRR lines import on PostgreSQL: DuckDB reads and checks a plain file.
 
-`import_plain_mrr` hands a plain file (see `scan_plain_csv`) to DuckDB, which
+`import_plain_mrr` hands a plain file (see `plain_header`) to DuckDB, which
 reads it on every core, proves every value valid, matches ids against the
 stored accounts and subscriptions and adds up repeated keys. Each month's
 lines then go with COPY into a table of their own, which gets its primary
@@ -16,6 +16,7 @@ spaces and tabs are trimmed. For such a value Python's `str.strip` and
 DuckDB's `trim(value, ' \t')` give the same text.
 """
 
+import concurrent.futures
 import contextlib
 import csv
 import dataclasses
@@ -40,7 +41,8 @@ from common.csvimport import (
     ColumnSpec,
     PlainCsv,
     ProgressCallback,
-    scan_plain_csv,
+    count_plain_rows,
+    plain_header,
 )
 from common.months import FIRST_YEAR, LAST_YEAR
 from retention import partitions
@@ -56,8 +58,11 @@ LOAD_TABLE_PREFIX = "tamarind_load_"
 # DuckDB's month files and spilled data go to a folder of each import's own under this one.
 WORK_FOLDERS = os.path.join(tempfile.gettempdir(), "tamarind-import")
 LOADERS = 2
-# DuckDB's memory for the import. Beyond it, DuckDB spills to the work folder.
-DUCKDB_MEMORY_LIMIT = "256MB"
+# DuckDB's memory for the import, in MB. Beyond it, DuckDB spills to the work folder.
+DUCKDB_MEMORY_MB = 256
+# DuckDB keeps the rows of a file up to this size in memory, and in a database file beyond it. In
+# memory, the rows of an MRR file take about twice the file's size: this leaves 2/5 of the limit free.
+IN_MEMORY_FILE_BYTES = DUCKDB_MEMORY_MB * 1024 * 1024 * 3 // 10
 # Product and ids have the same length limit in the field parsers.
 MAX_TEXT_LENGTH = MAX_ID_LENGTH
 
@@ -136,19 +141,29 @@ def import_plain_mrr(
         # goes row by row.
         _drop_load_tables(LOAD_TABLE_PREFIX)
         _remove_work_folders()
-        plain = scan_plain_csv(path, spec, columns)
-        if plain is None:
-            logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
+        layout = plain_header(path, spec, columns)
+        if layout is None:
+            logger.info("import run %s: the header line needs the row-by-row checks", import_run_id)
             return None
-        if len(set(plain.indexes.values())) != len(plain.indexes):
+        if len(set(layout.indexes.values())) != len(layout.indexes):
             # Each product column becomes one DuckDB column, so one file column cannot serve two.
             logger.info("import run %s: two product columns read the same file column", import_run_id)
             return None
         os.makedirs(WORK_FOLDERS, exist_ok=True)
         # The folder's name starts with the process id, so a later import can see whether its owner has ended.
         folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
-        duck = stack.enter_context(_duckdb(folder))
-        plan = _check(duck, path, plain, folder, import_run_id)
+        duck = stack.enter_context(_duckdb(folder, os.path.getsize(path)))
+        # DuckDB reads the file on its own threads while this thread scans the file's bytes.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            loaded = pool.submit(_load_rows, duck, path, layout, import_run_id)
+            data_rows = count_plain_rows(path, layout)
+            read = loaded.result()
+        if data_rows is None:
+            logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
+            return None
+        if not read:
+            return None
+        plan = _check(duck, dataclasses.replace(layout, data_rows=data_rows), folder, import_run_id)
         if plan is None:
             return None
         if not plan.months:
@@ -173,7 +188,9 @@ def import_plain_mrr(
                     _attach(tables)
                     return lines
 
-                counts = replace_months(lambda: created, plan.months, attach_tables, import_run_id, into_partitions=False)
+                counts = replace_months(
+                    lambda: created, plan.months, attach_tables, import_run_id, into_partitions=False
+                )
         except StoredDataChanged:
             logger.info("import run %s: another import stored one of the file's new subscriptions", import_run_id)
             return None
@@ -255,14 +272,18 @@ def _drop_load_tables(prefix: str) -> None:
 
 
 @contextlib.contextmanager
-def _duckdb(folder: str):
-    # A database file, unlike memory, keeps its tables compressed: the file's rows then fit the memory limit
-    # at 50,000 parent accounts, and reading them back is faster.
-    duck = duckdb.connect(os.path.join(folder, "import.duckdb"))
+def _duckdb(folder: str, file_bytes: int):
+    """Open DuckDB for a file of `file_bytes`: in memory up to IN_MEMORY_FILE_BYTES, else on disk.
+
+    A database file keeps its tables compressed, so the rows of a large file
+    fit the memory limit instead of spilling, at the cost of compressing them.
+    """
+    on_disk = file_bytes > IN_MEMORY_FILE_BYTES
+    duck = duckdb.connect(os.path.join(folder, "import.duckdb") if on_disk else ":memory:")
     try:
         # Beyond the limit, DuckDB moves data to files in the work folder.
         duck.execute(f"SET temp_directory = '{folder}'")
-        duck.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        duck.execute(f"SET memory_limit = '{DUCKDB_MEMORY_MB}MB'")
         duck.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")
         duck.execute("SET preserve_insertion_order = false")
         yield duck
@@ -281,21 +302,21 @@ def _read_file(path, plain: PlainCsv) -> str:
     )
 
 
-def _load_rows(duck, path, plain: PlainCsv, import_run_id) -> bool:
+def _load_rows(duck, path, layout: PlainCsv, import_run_id) -> bool:
     """Read the file once into DuckDB's table `file_rows`, one text column per product column.
 
     A column the product does not read leaves only whether any of its fields
     is too long for Python's reader, in the column `oversized`. Return False
     when DuckDB cannot read the file as COPY would.
     """
-    read = [f"c{index} AS {name}" for name, index in plain.indexes.items()]
-    unused = [f"c{index}" for index in range(len(plain.header)) if index not in plain.indexes.values()]
+    read = [f"c{index} AS {name}" for name, index in layout.indexes.items()]
+    unused = [f"c{index}" for index in range(len(layout.header)) if index not in layout.indexes.values()]
     # Python's csv module rejects a field longer than its limit. The columns read fail the length checks first.
     oversized = " OR ".join(f"length({name}) > {csv.field_size_limit()}" for name in unused) or "false"
     try:
         duck.execute(
             f"CREATE TABLE file_rows AS SELECT {', '.join(read)}, ({oversized}) IS TRUE AS oversized"
-            f" FROM {_read_file(path, plain)}"
+            f" FROM {_read_file(path, layout)}"
         )
     except duckdb.Error as error:
         logger.info("import run %s: DuckDB does not read the file as COPY would: %s", import_run_id, error)
@@ -303,16 +324,13 @@ def _load_rows(duck, path, plain: PlainCsv, import_run_id) -> bool:
     return True
 
 
-def _check(duck, path, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
-    """Check the file in DuckDB and write its month files, or return None when the row-by-row import has to read it.
+def _check(duck, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
+    """Check the file's rows in DuckDB and write its month files, or return None to have them read row by row.
 
-    The file is read once into a table. The checks first take each value as
-    it is, so spaces or tabs around a value make it invalid. Only then do the
-    checks run on trimmed values, because trimming every value costs as much
-    as the checks.
+    The checks first take each value as it is, so spaces or tabs around a
+    value make it invalid. Only then do the checks run on trimmed values,
+    because trimming every value costs as much as the checks.
     """
-    if not _load_rows(duck, path, plain, import_run_id):
-        return None
     rows, any_oversized = duck.execute("SELECT COUNT(*), COALESCE(bool_or(oversized), false) FROM file_rows").fetchone()
     if rows != plain.data_rows:
         # A blank line, or any other difference in splitting lines, shows in the count.
@@ -385,9 +403,7 @@ def _values_valid(duck, values: dict[str, str]) -> bool:
         f"{valid_text('external_id')} AND {valid_text('account')} AND {valid_text('other_account')}"
         " AND account_on_every_row"
     )
-    return duck.execute(
-        f"SELECT COALESCE(bool_and(({ids_valid}) IS TRUE), true) FROM file_subscriptions"
-    ).fetchone()[0]
+    return duck.execute(f"SELECT COALESCE(bool_and(({ids_valid}) IS TRUE), true) FROM file_subscriptions").fetchone()[0]
 
 
 def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
