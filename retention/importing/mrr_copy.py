@@ -371,26 +371,30 @@ def _check(duck, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
 def _values_valid(duck, values: dict[str, str]) -> bool:
     """Tell whether every value of `file_rows` is valid, and gather the file's subscriptions into `file_subscriptions`.
 
-    `values` holds the SQL expression of each product column. Quantities and
-    amounts are checked on every row; months, products and charge types on
-    each distinct value; ids on each subscription with its accounts. A missing
-    field reads as NULL, which no check passes.
+    `values` holds the SQL expression of each product column. Each distinct
+    quantity and amount is checked once, and so is each combination of month,
+    product and charge type, and each subscription with its accounts. A
+    missing field reads as NULL, which no check passes.
     """
-    numbers_valid = duck.execute(
-        f"SELECT COALESCE(bool_and(({valid_quantity(values['quantity'])} AND {valid_amount(values['mrr'])}) IS TRUE),"
-        " true) FROM file_rows"
+    # Each check runs on the distinct values: months, products and charge types come in a few combinations,
+    # and quantities and amounts repeat across rows.
+    duck.execute(
+        f"""
+        CREATE OR REPLACE TABLE file_kinds AS
+        SELECT {values["month"]} AS month, {values["product"]} AS product, {values["charge_type"]} AS charge_type
+        FROM file_rows GROUP BY ALL"""
+    )
+    kinds_valid = " AND ".join([valid_month("month"), valid_text("product"), valid_charge_type("charge_type")])
+    numbers_valid = " AND ".join(
+        f"(SELECT COALESCE(bool_and(({valid('field')}) IS TRUE), true)"
+        f" FROM (SELECT DISTINCT {values[name]} AS field FROM file_rows))"
+        for name, valid in (("quantity", valid_quantity), ("mrr", valid_amount))
+    )
+    valid_so_far = duck.execute(
+        f"SELECT COALESCE(bool_and(({kinds_valid}) IS TRUE), true) AND {numbers_valid} FROM file_kinds"
     ).fetchone()[0]
-    if not numbers_valid:
+    if not valid_so_far:
         return False
-    few_values = {"month": valid_month, "product": valid_text, "charge_type": valid_charge_type}
-    for name, valid in few_values.items():
-        valid_sql = valid("field")
-        distinct_valid = duck.execute(
-            f"SELECT COALESCE(bool_and(({valid_sql}) IS TRUE), true)"
-            f" FROM (SELECT DISTINCT {values[name]} AS field FROM file_rows)"
-        ).fetchone()[0]
-        if not distinct_valid:
-            return False
     account = values["account_id"]
     duck.execute(
         f"""
