@@ -11,8 +11,7 @@ from journeys import demo
 from journeys.models import Journey, OverdueMark, Playbook
 from journeys.selectors import DATE_FIELDS
 from tests.factories import AccountFactory, UserFactory
-
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
+from tests.journeys.clock import NOW
 
 
 @pytest.mark.django_db

@@ -4,7 +4,6 @@ import datetime
 from io import StringIO
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -19,19 +18,12 @@ from tests.factories import AccountFactory, UserFactory
 from .factories import JourneyFactory, PlaybookTaskFactory, ProductFactory
 
 D = datetime.date
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 HEADER = "account_id,account_name,parent_account_id,segment,tam_email\n"
 # The conftest fixtures `tam` and `other_tam` have these addresses.
 OLD_TAM_EMAIL = "tam_owner@example.com"
 NEW_TAM_EMAIL = "tam_other@example.com"
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture(autouse=True)

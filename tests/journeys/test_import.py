@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
 from journeys.importing import import_journeys
@@ -15,18 +14,11 @@ from .factories import PlaybookTaskFactory, ProductFactory
 from .plan_factories import ObjectiveFactory
 
 D = datetime.date
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
 HEADER = (
     "account_id,transaction_date,kind,licenses,kickoff,onboarding,infrastructure_ready,"
     "infrastructure_type,first_value,first_value_basis,outcome_achieved"
 )
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 @pytest.fixture

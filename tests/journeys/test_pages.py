@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-import time_machine
 
 from accounts.models import Segment
 from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, TaskStatus
@@ -13,16 +12,9 @@ from tests.factories import AccountFactory
 from .factories import PlaybookTaskFactory, ProductFactory
 
 D = datetime.date
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 USERS = ["tam", "other_tam", "manager", "cs_admin", "anonymous"]
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

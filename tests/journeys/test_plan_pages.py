@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -15,16 +14,9 @@ from tests.factories import AccountFactory
 from .plan_factories import ActivityFactory, ContactFactory, ObjectiveFactory, SuccessPlanFactory
 
 D = datetime.date
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 USERS = ["tam", "other_tam", "manager", "cs_admin", "anonymous"]
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from journeys import plan_services
@@ -16,15 +15,8 @@ from tests.factories import AccountFactory
 from .plan_factories import ActivityFactory, ObjectiveFactory, SuccessPlanFactory
 
 D = datetime.date
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
 TRANSACTION = D(2024, 6, 1)
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 @pytest.fixture

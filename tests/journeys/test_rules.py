@@ -10,11 +10,11 @@ from journeys.models import FirstValueBasis, InfrastructureType, Milestone
 from journeys.rules import completion_date_problem, order_warnings, ten_percent_met, ten_percent_problem
 from journeys.selectors import journey_order_warnings
 from journeys.services import record_milestones
+from tests.journeys.clock import NOW
 
 from .factories import JourneyFactory
 
 TODAY = datetime.date(2024, 6, 30)
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
 D = datetime.date
 
 

@@ -13,11 +13,11 @@ from accounts.models import Segment
 from journeys.tasks import mark_overdue_milestones
 from journeys.ttv import ReportFilters, cohort_label, ttv_report
 from tests.factories import AccountFactory, UserFactory
+from tests.journeys.clock import NOW
 
 from .factories import JourneyFactory
 
 D = datetime.date
-NOW = datetime.datetime(2024, 6, 30, 12, tzinfo=datetime.UTC)
 pytestmark = pytest.mark.django_db
 
 
