@@ -60,8 +60,8 @@ WORK_FOLDERS = os.path.join(tempfile.gettempdir(), "tamarind-import")
 LOADERS = 2
 # DuckDB's memory for the import, in MB. Beyond it, DuckDB spills to the work folder.
 DUCKDB_MEMORY_MB = 256
-# DuckDB keeps the rows of a file up to this size in memory, and in a database file beyond it. In
-# memory, the rows of an MRR file take about twice the file's size: this leaves 2/5 of the limit free.
+# DuckDB keeps the rows of a file up to this size in memory, and in a database file beyond it. In memory
+# the rows took about twice the file's size on generated files, so about 2/5 of the limit stays free.
 IN_MEMORY_FILE_BYTES = DUCKDB_MEMORY_MB * 1024 * 1024 * 3 // 10
 # Product and ids have the same length limit in the field parsers.
 MAX_TEXT_LENGTH = MAX_ID_LENGTH
