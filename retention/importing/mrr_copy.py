@@ -159,7 +159,10 @@ def import_plain_mrr(
             data_rows = count_plain_rows(path, layout)
             read = loaded.result()
         if data_rows is None:
-            logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
+            logger.info(
+                "import run %s: the file has quotes, NULs, lone carriage returns or a row of another width",
+                import_run_id,
+            )
             return None
         if not read:
             return None

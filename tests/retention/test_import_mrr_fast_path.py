@@ -110,6 +110,7 @@ VALID_FILES = {
         {},
         {},
     ),
+    "header_and_rows_ending_in_delimiter": (HEADER.replace("\n", ",\n") + ROWS.replace("\n", ",\n"), {}, {}),
     "padded_ids_only": (
         HEADER + "2024-05, ACC-1,SUB-1,Premium,10,100.00,recurring\n2024-06,ACC-1 ,SUB-1 ,Premium,1,1.00,recurring\n",
         {},
@@ -226,6 +227,12 @@ INVALID_FILES = {
     + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring,"
     + "x" * 200_000
     + "\n",
+    "row_ending_in_extra_empty_fields": HEADER + FIRST_ROW + ",\n" + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring,,\n",
+    "semicolon_crlf_row_ending_in_delimiter": (
+        HEADER + FIRST_ROW + "\n" + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring,\n"
+    )
+    .replace(",", ";")
+    .replace("\n", "\r\n"),
     "lone_carriage_return": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\r2024-06,ACC-1,SUB-1,Premium,1,1\n",
 }
 
