@@ -308,14 +308,19 @@ def _read_file(path, plain: PlainCsv) -> str:
 def _load_rows(duck, path, layout: PlainCsv, import_run_id) -> bool:
     """Read the file once into DuckDB's table `file_rows`, one text column per product column.
 
-    A column the product does not read leaves only whether any of its fields
-    is too long for Python's reader, in the column `oversized`. Return False
-    when DuckDB cannot read the file as COPY would.
+    The column `oversized` tells whether any field of the row, read or not,
+    is too long for Python's reader. Return False when DuckDB cannot read the
+    file as COPY would.
     """
     read = [f"c{index} AS {name}" for name, index in layout.indexes.items()]
-    unused = [f"c{index}" for index in range(len(layout.header)) if index not in layout.indexes.values()]
-    # Python's csv module rejects a field longer than its limit. The columns read fail the length checks first.
-    oversized = " OR ".join(f"length({name}) > {csv.field_size_limit()}" for name in unused) or "false"
+    # Python's csv module rejects a field of more characters than its limit, counting the spaces and tabs
+    # around a value, which the checks of trimmed values do not see. strlen counts bytes, which are never
+    # fewer than the characters, so only a field of more bytes than the limit has its characters counted.
+    limit = csv.field_size_limit()
+    oversized = " OR ".join(
+        f"(CASE WHEN strlen(c{index}) > {limit} THEN length(c{index}) > {limit} ELSE false END)"
+        for index in range(len(layout.header))
+    )
     try:
         duck.execute(
             f"CREATE TABLE file_rows AS SELECT {', '.join(read)}, ({oversized}) IS TRUE AS oversized"
@@ -340,7 +345,7 @@ def _check(duck, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
         logger.info("import run %s: DuckDB read %d rows of %d lines", import_run_id, rows, plain.data_rows)
         return None
     if any_oversized:
-        logger.info("import run %s: a column not read has a field too long for Python's reader", import_run_id)
+        logger.info("import run %s: a field is too long for Python's reader", import_run_id)
         return None
     for trim in (False, True):
         values = {name: trimmed(name) if trim else name for name in plain.indexes}

@@ -111,6 +111,12 @@ VALID_FILES = {
         {},
     ),
     "header_and_rows_ending_in_delimiter": (HEADER.replace("\n", ",\n") + ROWS.replace("\n", ",\n"), {}, {}),
+    # Python's csv module accepts a field of up to 131,072 characters, spaces around the value included.
+    "product_padded_to_csv_limit": (
+        HEADER + "2024-05,ACC-1,SUB-1," + " " * (131_072 - len("Premium")) + "Premium,10,1.00,recurring\n",
+        {},
+        {},
+    ),
     "padded_ids_only": (
         HEADER + "2024-05, ACC-1,SUB-1,Premium,10,100.00,recurring\n2024-06,ACC-1 ,SUB-1 ,Premium,1,1.00,recurring\n",
         {},
@@ -227,6 +233,14 @@ INVALID_FILES = {
     + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring,"
     + "x" * 200_000
     + "\n",
+    "product_padded_over_csv_limit": HEADER
+    + "2024-05,ACC-1,SUB-1,"
+    + " " * (131_073 - len("Premium"))
+    + "Premium,10,1.00,recurring\n",
+    "quantity_padded_with_tabs_over_csv_limit": HEADER
+    + "2024-05,ACC-1,SUB-1,Premium,10"
+    + "\t" * 131_072
+    + ",1.00,recurring\n",
     "row_ending_in_extra_empty_fields": HEADER + FIRST_ROW + ",\n" + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring,,\n",
     "semicolon_crlf_row_ending_in_delimiter": (
         HEADER + FIRST_ROW + "\n" + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring,\n"
