@@ -46,6 +46,7 @@ from common.csvimport import (
 )
 from common.months import FIRST_YEAR, LAST_YEAR
 from retention import partitions
+from retention.locks import report_lock
 from retention.models import ChargeType
 
 from .lines import ACCOUNT, SUBSCRIPTION, replace_months
@@ -177,7 +178,11 @@ def import_plain_mrr(
             # transaction that later attaches these tables.
             with transaction.atomic():
                 with _Loading(plan, path, on_progress) as loading:
-                    created = _create_subscriptions(folder, plan.new_subscriptions)
+                    # The report lock comes first and stays until this transaction ends. Another writer that
+                    # holds it and stores one of the same subscriptions would otherwise wait for this
+                    # transaction while this one waits for the lock, and PostgreSQL would abort one of them.
+                    with report_lock():
+                        created = _create_subscriptions(folder, plan.new_subscriptions)
                 try:
                     tables, lines = loading.result()
                 except psycopg.errors.UniqueViolation:
