@@ -190,7 +190,8 @@ def import_plain_mrr(
                     # load again.
                     _drop_load_tables(LOAD_TABLE_PREFIX)
                     plan = _write_months(duck, plan, folder, add_up=True)
-                    tables, lines = _Loading(plan, path, on_progress).start().result()
+                    reported = loading.progress.reported
+                    tables, lines = _Loading(plan, path, on_progress, reported).start().result()
 
                 def attach_tables() -> int:
                     _attach(tables)
@@ -535,11 +536,11 @@ class _Loading:
     unseen until it commits.
     """
 
-    def __init__(self, plan: Plan, path, on_progress: ProgressCallback | None):
+    def __init__(self, plan: Plan, path, on_progress: ProgressCallback | None, reported: int = 0):
         self.plan = plan
         token = uuid.uuid4().hex[:12]
         self.tables = {month: f"{LOAD_TABLE_PREFIX}{token}_{month:%Y%m}" for month in plan.months}
-        self.progress = _Progress(plan, os.path.getsize(path), on_progress)
+        self.progress = _Progress(plan, os.path.getsize(path), on_progress, reported)
         self.threads: list[threading.Thread] = []
 
     def __enter__(self) -> "_Loading":
@@ -598,7 +599,7 @@ class _Progress:
     size of the month files loaded so far.
     """
 
-    def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None):
+    def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None, reported: int):
         self.plan = plan
         self.total_bytes = total_bytes
         self.on_progress = on_progress
@@ -606,7 +607,8 @@ class _Progress:
         self.total_size = max(sum(self.sizes.values()), 1)
         self.size = 0
         self.lines = 0
-        self.reported = 0
+        # Rows reported already, also by an earlier loading of the same file, so that progress never goes back.
+        self.reported = reported
         self.count = 0
         self.failure: Exception | None = None
 

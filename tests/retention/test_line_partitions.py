@@ -174,6 +174,27 @@ def test_import_after_stopped_import_work_folder(tmp_path):
     shutil.rmtree(running)
 
 
+def test_progress_never_goes_back_when_repeated_keys_load_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
+    # The loaders take the largest months first, so June and July load before May, whose repeated key
+    # makes every month load again.
+    june_and_july = "".join(
+        f"2024-{month},ACC-1,SUB-{index},Premium,1,1.00,recurring\n" for month in ("06", "07") for index in range(3)
+    )
+    may = "2024-05,ACC-1,SUB-1,Premium,1,1.00,recurring\n" * 2
+    reported = []
+
+    summary = import_mrr(
+        write_csv(tmp_path / "m.csv", HEADER + june_and_july + may),
+        on_progress=lambda rows, bytes_read, total_bytes: reported.append(rows),
+    )
+
+    assert summary["fast_path"] is True
+    assert summary["lines_stored"] == 7
+    assert reported == sorted(reported)
+    assert reported[-1] == 8
+
+
 def wait_for_a_lock_wait(timeout=10.0):
     """Wait until another session of the test database waits for a lock."""
     deadline = time.monotonic() + timeout
