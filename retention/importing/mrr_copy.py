@@ -314,8 +314,8 @@ def _read_file(path, plain: PlainCsv) -> str:
 def _load_rows(duck, path, layout: PlainCsv, import_run_id) -> bool:
     """Read the file once into DuckDB's table `file_rows`, one text column per product column.
 
-    The column `oversized` tells whether any field of the row, read or not,
-    is too long for Python's reader. Return False when DuckDB cannot read the
+    The column `oversized` is true when a field of the row, read or not, is
+    too long for Python's reader. Return False when DuckDB cannot read the
     file as COPY would.
     """
     read = [f"c{index} AS {name}" for name, index in layout.indexes.items()]

@@ -174,7 +174,7 @@ def test_import_after_stopped_import_work_folder(tmp_path):
     shutil.rmtree(running)
 
 
-def test_progress_never_goes_back_when_repeated_keys_load_again(tmp_path, monkeypatch):
+def test_progress_monotonic_across_reload(tmp_path, monkeypatch):
     monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
     # The loaders take the largest months first, so June and July load before May, whose repeated key
     # makes every month load again.
@@ -200,7 +200,7 @@ def wait_for_a_lock_wait(timeout=10.0):
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
-            # Within a transaction, pg_stat_activity keeps the rows of its first read unless told to drop them.
+            # Within a transaction, pg_stat_activity keeps the rows of its first read until this call drops them.
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT COUNT(*) FROM pg_stat_activity"
@@ -220,7 +220,7 @@ def drop_january_2023_partition(transactional_db):
         cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(datetime.date(2023, 1, 1))}")
 
 
-def test_import_and_writer_of_same_new_subscription(tmp_path, monkeypatch, drop_january_2023_partition):
+def test_import_beside_subscription_writer(tmp_path, monkeypatch, drop_january_2023_partition):
     # The row-by-row imports store new subscriptions with create_subscriptions under the report lock.
     failures = []
 
