@@ -350,9 +350,12 @@ def count_plain_rows(path: str | os.PathLike, layout: PlainCsv) -> int | None:
     """Return the number of lines after the header, or None when the bytes after it are not plain.
 
     The bytes are scanned in chunks without splitting them into rows, and a
-    last line without a line end counts.
+    last line without a line end counts. Return None too when the lines hold
+    more or fewer delimiters in total than lines of the header's width would.
     """
     line_ends = 0
+    delimiters = 0
+    delimiter = layout.delimiter.encode()
     last_byte = b"\n"
     with open(path, "rb") as raw:
         raw.seek(layout.data_offset)
@@ -363,8 +366,16 @@ def count_plain_rows(path: str | os.PathLike, layout: PlainCsv) -> int | None:
             if not _is_plain(chunk):
                 return None
             line_ends += chunk.count(b"\n")
+            delimiters += chunk.count(delimiter)
             last_byte = chunk[-1:]
-    return line_ends + (0 if last_byte == b"\n" else 1)
+    rows = line_ends + (0 if last_byte == b"\n" else 1)
+    # Without quotes every delimiter byte separates two fields. DuckDB 2.0 reads a row that ends in
+    # extra empty fields, such as "a,b,c,," under a header of three names, as a row of three fields,
+    # while `CsvFile` rejects it. DuckDB rejects a row with too few fields, so a short row cannot make
+    # up for a long one in this count.
+    if delimiters != rows * (len(layout.header) - 1):
+        return None
+    return rows
 
 
 class CsvFile:

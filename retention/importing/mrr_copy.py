@@ -46,6 +46,7 @@ from common.csvimport import (
 )
 from common.months import FIRST_YEAR, LAST_YEAR
 from retention import partitions
+from retention.locks import report_lock
 from retention.models import ChargeType
 
 from .lines import ACCOUNT, SUBSCRIPTION, replace_months
@@ -159,7 +160,10 @@ def import_plain_mrr(
             data_rows = count_plain_rows(path, layout)
             read = loaded.result()
         if data_rows is None:
-            logger.info("import run %s: the file has quotes, NULs or lone carriage returns", import_run_id)
+            logger.info(
+                "import run %s: the file has quotes, NULs, lone carriage returns or a row of another width",
+                import_run_id,
+            )
             return None
         if not read:
             return None
@@ -174,7 +178,11 @@ def import_plain_mrr(
             # transaction that later attaches these tables.
             with transaction.atomic():
                 with _Loading(plan, path, on_progress) as loading:
-                    created = _create_subscriptions(folder, plan.new_subscriptions)
+                    # The report lock comes first and stays until this transaction ends. Another writer that
+                    # holds it and stores one of the same subscriptions would otherwise wait for this
+                    # transaction while this one waits for the lock, and PostgreSQL would abort one of them.
+                    with report_lock():
+                        created = _create_subscriptions(folder, plan.new_subscriptions)
                 try:
                     tables, lines = loading.result()
                 except psycopg.errors.UniqueViolation:
@@ -182,7 +190,8 @@ def import_plain_mrr(
                     # load again.
                     _drop_load_tables(LOAD_TABLE_PREFIX)
                     plan = _write_months(duck, plan, folder, add_up=True)
-                    tables, lines = _Loading(plan, path, on_progress).start().result()
+                    reported = loading.progress.reported
+                    tables, lines = _Loading(plan, path, on_progress, reported).start().result()
 
                 def attach_tables() -> int:
                     _attach(tables)
@@ -305,14 +314,19 @@ def _read_file(path, plain: PlainCsv) -> str:
 def _load_rows(duck, path, layout: PlainCsv, import_run_id) -> bool:
     """Read the file once into DuckDB's table `file_rows`, one text column per product column.
 
-    A column the product does not read leaves only whether any of its fields
-    is too long for Python's reader, in the column `oversized`. Return False
-    when DuckDB cannot read the file as COPY would.
+    The column `oversized` is true when a field of the row, read or not, is
+    too long for Python's reader. Return False when DuckDB cannot read the
+    file as COPY would.
     """
     read = [f"c{index} AS {name}" for name, index in layout.indexes.items()]
-    unused = [f"c{index}" for index in range(len(layout.header)) if index not in layout.indexes.values()]
-    # Python's csv module rejects a field longer than its limit. The columns read fail the length checks first.
-    oversized = " OR ".join(f"length({name}) > {csv.field_size_limit()}" for name in unused) or "false"
+    # Python's csv module rejects a field of more characters than its limit, counting the spaces and tabs
+    # around a value, which the checks of trimmed values do not see. strlen counts bytes, which are never
+    # fewer than the characters, so only a field of more bytes than the limit has its characters counted.
+    limit = csv.field_size_limit()
+    oversized = " OR ".join(
+        f"(CASE WHEN strlen(c{index}) > {limit} THEN length(c{index}) > {limit} ELSE false END)"
+        for index in range(len(layout.header))
+    )
     try:
         duck.execute(
             f"CREATE TABLE file_rows AS SELECT {', '.join(read)}, ({oversized}) IS TRUE AS oversized"
@@ -337,7 +351,7 @@ def _check(duck, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
         logger.info("import run %s: DuckDB read %d rows of %d lines", import_run_id, rows, plain.data_rows)
         return None
     if any_oversized:
-        logger.info("import run %s: a column not read has a field too long for Python's reader", import_run_id)
+        logger.info("import run %s: a field is too long for Python's reader", import_run_id)
         return None
     for trim in (False, True):
         values = {name: trimmed(name) if trim else name for name in plain.indexes}
@@ -522,11 +536,11 @@ class _Loading:
     unseen until it commits.
     """
 
-    def __init__(self, plan: Plan, path, on_progress: ProgressCallback | None):
+    def __init__(self, plan: Plan, path, on_progress: ProgressCallback | None, reported: int = 0):
         self.plan = plan
         token = uuid.uuid4().hex[:12]
         self.tables = {month: f"{LOAD_TABLE_PREFIX}{token}_{month:%Y%m}" for month in plan.months}
-        self.progress = _Progress(plan, os.path.getsize(path), on_progress)
+        self.progress = _Progress(plan, os.path.getsize(path), on_progress, reported)
         self.threads: list[threading.Thread] = []
 
     def __enter__(self) -> "_Loading":
@@ -585,7 +599,7 @@ class _Progress:
     size of the month files loaded so far.
     """
 
-    def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None):
+    def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None, reported: int):
         self.plan = plan
         self.total_bytes = total_bytes
         self.on_progress = on_progress
@@ -593,7 +607,8 @@ class _Progress:
         self.total_size = max(sum(self.sizes.values()), 1)
         self.size = 0
         self.lines = 0
-        self.reported = 0
+        # Rows reported already, also by an earlier loading of the same file, so that progress never goes back.
+        self.reported = reported
         self.count = 0
         self.failure: Exception | None = None
 

@@ -11,6 +11,7 @@ from common.csvimport import (
     CsvFile,
     ErrorCollector,
     InvalidValue,
+    count_plain_rows,
     parse_amount,
     parse_column_option,
     parse_date,
@@ -18,6 +19,7 @@ from common.csvimport import (
     parse_month,
     parse_quantity,
     parse_row,
+    plain_header,
 )
 
 SPEC = ColumnSpec(required=("month", "mrr"), optional=("note",))
@@ -217,3 +219,22 @@ def test_date_and_month_year_limits():
         parse_date("1899-12-31")
     with pytest.raises(InvalidValue, match="from 1900-01 to 2999-12"):
         parse_month("3000-01")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("month,mrr\n2024-05,1.00\n2024-06,2.00\n", 2),
+        ("month,mrr\r\n2024-05,1.00\r\n2024-06,2.00", 2),
+        ("month;mrr;\n2024-05;1.00;\n", 1),
+        ("month,mrr\n2024-05,1.00,\n2024-06,2.00\n", None),
+        ("month,mrr\n2024-05,1.00\n2024-06,2.00,,\n", None),
+        ("month\tmrr\n2024-05\t1.00\t\n", None),
+        ('month,mrr\n2024-05,"1.00"\n', None),
+    ],
+)
+def test_plain_row_count_needs_header_width(tmp_path, text, expected):
+    path = write_csv(tmp_path / "plain.csv", text)
+    layout = plain_header(path, SPEC, None)
+
+    assert count_plain_rows(path, layout) == expected

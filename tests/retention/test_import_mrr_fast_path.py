@@ -110,6 +110,13 @@ VALID_FILES = {
         {},
         {},
     ),
+    "header_and_rows_ending_in_delimiter": (HEADER.replace("\n", ",\n") + ROWS.replace("\n", ",\n"), {}, {}),
+    # Python's csv module accepts a field of up to 131,072 characters, spaces around the value included.
+    "product_padded_to_csv_limit": (
+        HEADER + "2024-05,ACC-1,SUB-1," + " " * (131_072 - len("Premium")) + "Premium,10,1.00,recurring\n",
+        {},
+        {},
+    ),
     "padded_ids_only": (
         HEADER + "2024-05, ACC-1,SUB-1,Premium,10,100.00,recurring\n2024-06,ACC-1 ,SUB-1 ,Premium,1,1.00,recurring\n",
         {},
@@ -176,6 +183,7 @@ FALLBACK_FILES = {
     "id_padded_with_no_break_space": HEADER + "2024-05,ACC-1\u00a0,SUB-1,Premium,10,100.00,recurring\n",
     "product_starting_with_accent": HEADER + "2024-05,ACC-1,SUB-1,Écran,10,100.00,recurring\n",
     "vertical_tab_around_amount": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,\x0b100.00,recurring\n",
+    "product_ending_in_vertical_tab": HEADER + "2024-05,ACC-1,SUB-1,Premium\x0b,10,100.00,recurring\n",
 }
 
 
@@ -226,6 +234,20 @@ INVALID_FILES = {
     + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring,"
     + "x" * 200_000
     + "\n",
+    "product_padded_over_csv_limit": HEADER
+    + "2024-05,ACC-1,SUB-1,"
+    + " " * (131_073 - len("Premium"))
+    + "Premium,10,1.00,recurring\n",
+    "quantity_padded_with_tabs_over_csv_limit": HEADER
+    + "2024-05,ACC-1,SUB-1,Premium,10"
+    + "\t" * 131_072
+    + ",1.00,recurring\n",
+    "row_ending_in_extra_empty_fields": HEADER + FIRST_ROW + ",\n" + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring,,\n",
+    "semicolon_crlf_row_ending_in_delimiter": (
+        HEADER + FIRST_ROW + "\n" + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring,\n"
+    )
+    .replace(",", ";")
+    .replace("\n", "\r\n"),
     "lone_carriage_return": HEADER + "2024-05,ACC-1,SUB-1,Premium,10,1.00,recurring\r2024-06,ACC-1,SUB-1,Premium,1,1\n",
 }
 
@@ -261,3 +283,91 @@ def test_stored_owner_conflict_same_errors(tmp_path, accounts, monkeypatch):
 
     assert chosen == row_by_row
     assert [error["line"] for error in chosen[0]] == [2, 3]
+
+
+# Files aimed at the fast path's checks of distinct values. Each is imported with DuckDB in memory and
+# with DuckDB in a database file.
+FIELDS = {
+    "month": "2024-05",
+    "account_id": "ACC-1",
+    "subscription_id": "SUB-1",
+    "product": "Premium",
+    "quantity": "10",
+    "mrr": "100.00",
+    "charge_type": "recurring",
+}
+
+
+def row(**changes):
+    return ",".join({**FIELDS, **changes}.values()) + "\n"
+
+
+DISTINCT_VALID_FILES = {
+    **{
+        f"{name}_padded_on_one_row": HEADER + row() + row(**{"product": "Basic", name: f" {FIELDS[name]}\t"})
+        for name in FIELDS
+    },
+    "zeros_negatives_and_leading_zeros": HEADER
+    + row(quantity="0", mrr="0")
+    + row(product="Basic", quantity="-0", mrr="-0.00")
+    + row(product="Credit", quantity="-007", mrr="-0000000000009999999999.99", charge_type="trueup")
+    + row(product="Seats", quantity="000000000000999999999", mrr="000123.4"),
+    "largest_values_added_up": HEADER + row(quantity="999999999", mrr="9999999999.99") * 3,
+    "keys_repeated_after_trimming_and_lowercasing": HEADER
+    + row()
+    + row(product=" Premium", charge_type="RECURRING")
+    + row(subscription_id="SUB-1 ", charge_type="Recurring\t"),
+    "many_distinct_amounts_and_products": HEADER
+    + "".join(
+        row(
+            month=f"2024-{index % 12 + 1:02d}",
+            subscription_id=f"SUB-{index % 40}",
+            product=f"P{index}",
+            quantity=str(index),
+            mrr=f"{index}.{index % 100:02d}",
+        )
+        for index in range(3000)
+    ),
+}
+
+DISTINCT_INVALID_FILES = {
+    **{f"{name}_empty_on_one_row": HEADER + row() + row(**{name: ""}) for name in FIELDS},
+    **{f"{name}_only_spaces_on_one_row": HEADER + row() + row(**{name: " \t "}) for name in FIELDS},
+    "month_without_leading_zero": HEADER + row(month="2024-1"),
+    "quantity_of_ten_digits": HEADER + row() + row(product="Basic", quantity="-0001234567890"),
+    "amount_of_eleven_digits": HEADER + row() + row(product="Basic", mrr="0012345678901.5"),
+    "account_missing_on_one_row_of_subscription": HEADER + row() + row(month="2024-06", account_id=""),
+    "subscription_under_padded_other_account": HEADER + row() + row(month="2024-06", account_id=" ACC-2"),
+    "invalid_values_next_to_padded_ones": HEADER
+    + row(product=" Premium ")
+    + row(quantity="1.5", mrr="1,250.00")
+    + row(month="2024-13", charge_type="monthly"),
+}
+
+
+@pytest.fixture(params=["in_memory", "on_disk"])
+def duckdb_storage(request, monkeypatch):
+    if request.param == "on_disk":
+        monkeypatch.setattr("retention.importing.mrr_copy.IN_MEMORY_FILE_BYTES", 0)
+    return request.param
+
+
+@pytest.mark.parametrize("name", list(DISTINCT_VALID_FILES))
+def test_distinct_value_checks_accept_valid_file(tmp_path, accounts, monkeypatch, duckdb_storage, name):
+    path = write_csv(tmp_path / f"{name}.csv", DISTINCT_VALID_FILES[name])
+
+    (chosen, chosen_data), (row_by_row, row_by_row_data) = import_both_ways(monkeypatch, path)
+
+    assert chosen_data == row_by_row_data
+    assert without_marker(chosen) == without_marker(row_by_row)
+    assert chosen["fast_path"] is (connection.vendor == "postgresql")
+
+
+@pytest.mark.parametrize("name", list(DISTINCT_INVALID_FILES))
+def test_distinct_value_checks_reject_like_row_by_row(tmp_path, accounts, monkeypatch, duckdb_storage, name):
+    path = write_csv(tmp_path / f"{name}.csv", DISTINCT_INVALID_FILES[name])
+
+    chosen, row_by_row = rejections_both_ways(monkeypatch, path)
+
+    assert chosen == row_by_row
+    assert chosen[1] >= 1

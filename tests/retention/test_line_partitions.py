@@ -4,14 +4,19 @@ import datetime
 import os
 import shutil
 import subprocess
+import threading
+import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from accounts.models import Account, Subscription
 from retention import partitions
 from retention.importing import import_mrr, mrr_copy
+from retention.importing.lines import create_subscriptions
+from retention.importing.staging import StagingTable
+from retention.locks import report_lock
 from retention.models import MrrLine
 from tests.conftest import IN_CI
 from tests.factories import AccountFactory, SubscriptionFactory
@@ -167,3 +172,89 @@ def test_import_after_stopped_import_work_folder(tmp_path):
     assert not os.path.exists(stopped)
     assert os.path.exists(running)
     shutil.rmtree(running)
+
+
+def test_progress_monotonic_across_reload(tmp_path, monkeypatch):
+    monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
+    # The loaders take the largest months first, so June and July load before May, whose repeated key
+    # makes every month load again.
+    june_and_july = "".join(
+        f"2024-{month},ACC-1,SUB-{index},Premium,1,1.00,recurring\n" for month in ("06", "07") for index in range(3)
+    )
+    may = "2024-05,ACC-1,SUB-1,Premium,1,1.00,recurring\n" * 2
+    reported = []
+
+    summary = import_mrr(
+        write_csv(tmp_path / "m.csv", HEADER + june_and_july + may),
+        on_progress=lambda rows, bytes_read, total_bytes: reported.append(rows),
+    )
+
+    assert summary["fast_path"] is True
+    assert summary["lines_stored"] == 7
+    assert reported == sorted(reported)
+    assert reported[-1] == 8
+
+
+def wait_for_a_lock_wait(timeout=10.0):
+    """Wait until another session of the test database waits for a lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # Within a transaction, pg_stat_activity keeps the rows of its first read until this call drops them.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no other session waited for a lock within {timeout} s")
+
+
+@pytest.fixture
+def drop_january_2023_partition(transactional_db):
+    """Drop the partition that a test with committed imports creates, so later tests find only their own."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(datetime.date(2023, 1, 1))}")
+
+
+def test_import_beside_subscription_writer(tmp_path, monkeypatch, drop_january_2023_partition):
+    # The row-by-row imports store new subscriptions with create_subscriptions under the report lock.
+    failures = []
+
+    def store_sub_1_under_report_lock():
+        try:
+            columns = [("subscription_ext", "varchar(100)"), ("account_ext", "varchar(100)")]
+            with report_lock(), StagingTable("tamarind_stage_other_writer", columns) as stage:
+                stage.add(("SUB-1", "ACC-1"))
+                stage.close_loading()
+                create_subscriptions(stage)
+        except DatabaseError as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=store_sub_1_under_report_lock)
+    real_create_subscriptions = mrr_copy._create_subscriptions
+
+    def create_then_let_writer_wait(*arguments):
+        created = real_create_subscriptions(*arguments)
+        writer.start()
+        wait_for_a_lock_wait()
+        return created
+
+    monkeypatch.setattr(mrr_copy, "_create_subscriptions", create_then_let_writer_wait)
+    try:
+        summary = import_mrr(
+            write_csv(tmp_path / "m.csv", HEADER + "2023-01,ACC-1,SUB-1,Premium,10,100.00,recurring\n")
+        )
+    finally:
+        if writer.ident is not None:
+            writer.join()
+
+    assert failures == []
+    assert summary["fast_path"] is True
+    assert summary["subscriptions_created"] == 1
+    assert list(Subscription.objects.values_list("external_id", flat=True)) == ["SUB-1"]
