@@ -291,7 +291,7 @@ def read_header(path: str | os.PathLike) -> list[str]:
         return [name.strip() for name in row]
 
 
-# Bytes read at a time by `count_plain_rows` and by the COPY of a plain file.
+# Bytes read at a time by `count_plain_rows`.
 CHUNK_SIZE = 1 << 20
 
 

@@ -111,10 +111,9 @@ def cents(value: str) -> str:
     """Return a valid amount in whole cents.
 
     A valid amount has at most 10 digits before the decimal mark and 2 after,
-    so its value in cents stays below 2^53, and rounding the nearest double
-    times 100 gives the exact number of cents.
+    so it fits DECIMAL(18, 2) exactly, leading zeros aside.
     """
-    return f"round({value}::DOUBLE * 100)::BIGINT"
+    return f"({value}::DECIMAL(18, 2) * 100)::BIGINT"
 
 
 @dataclasses.dataclass
@@ -271,7 +270,7 @@ def _drop_load_tables(prefix: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT relname FROM pg_class
+            SELECT quote_ident(relname) FROM pg_class
             WHERE relkind = 'r' AND relname LIKE %s AND NOT relispartition
               AND relnamespace = 'public'::regnamespace""",
             [prefix.replace("_", r"\_") + "%"],
@@ -484,8 +483,10 @@ def _copy_into(duck, folder: str, table: str, sql: str, names: list[str]) -> Non
     duck.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {sql_type}' for name, sql_type in types.items())})")
     if os.path.getsize(file_path):
         columns = ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in types.items())
+        # PostgreSQL's CSV: quotes around a value with a comma, quote or line end, and a quote doubled inside.
         duck.execute(
-            f"INSERT INTO {table} SELECT * FROM read_csv('{file_path}', header = false, columns = {{{columns}}})"
+            f"INSERT INTO {table} SELECT * FROM read_csv('{file_path}', header = false, auto_detect = false,"
+            f" delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})"
         )
 
 

@@ -71,6 +71,11 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
     warning in place of the summary, and is re-raised too.
     """
     started = time.monotonic()
+    # Read before the import, which may outlive the file. The import itself reports a file it cannot read.
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
 
     def report(rows_read: int, bytes_read: int, total_bytes: int) -> None:
         ImportRun.objects.filter(pk=run.pk).update(rows_read=rows_read, bytes_read=bytes_read, total_bytes=total_bytes)
@@ -108,7 +113,6 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
                 "reached. It runs by itself within ten minutes of the queue coming back."
             )
         # A finished run has read the whole file, whichever thread reported its progress on the way.
-        size = os.path.getsize(path)
         read = {"bytes_read": size, "total_bytes": size}
         if "rows_read" in summary:
             read["rows_read"] = summary["rows_read"]

@@ -7,16 +7,11 @@ table belongs to one database connection, so concurrent imports in other
 workers never see each other's rows.
 """
 
-import logging
-import os
 from collections.abc import Callable, Sequence
 
-import psycopg
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
-from common.csvimport import CHUNK_SIZE, ERROR_LIMIT, PlainCsv, RowError
-
-logger = logging.getLogger(__name__)
+from common.csvimport import ERROR_LIMIT, RowError
 
 BATCH_SIZE = 5000
 
@@ -25,9 +20,6 @@ def drop_temporary_table_sql(name: str) -> str:
     """Return the DROP of temporary table `name`; naming the temporary schema leaves a regular table alone."""
     schema = "pg_temp" if connection.vendor == "postgresql" else "temp"
     return f"DROP TABLE IF EXISTS {schema}.{name}"
-
-
-COPY_DELIMITERS = {",": "','", ";": "';'", "\t": "E'\\t'"}
 
 
 class StagingTable:
@@ -93,56 +85,6 @@ class StagingTable:
                 cursor.executemany(self._insert_sql, self._batch)
         self.row_count += len(self._batch)
         self._batch = []
-
-    def copy_plain_csv(
-        self,
-        path: str | os.PathLike,
-        plain: PlainCsv,
-        columns: Sequence[str],
-        on_chunk: Callable[[int, int], None],
-    ) -> int | None:
-        """COPY the data rows of a plain CSV file into `columns`, one field of the file per column.
-
-        PostgreSQL only. Each chunk of about CHUNK_SIZE bytes, cut after a line
-        end, is one COPY statement, so that `on_chunk(rows copied, bytes read)`
-        can record progress on this connection between them. Return the number
-        of rows copied, or None when COPY rejects a chunk (a blank line, a row
-        with another number of fields, bytes that are not UTF-8). The rejected
-        statement is rolled back and the rows of earlier chunks stay in the table.
-        """
-        sql = (
-            f"COPY {self.name} ({', '.join(columns)}) FROM STDIN "
-            f"WITH (FORMAT csv, DELIMITER {COPY_DELIMITERS[plain.delimiter]})"
-        )
-        rows = 0
-        with open(path, "rb") as raw:
-            raw.seek(plain.data_offset)
-            rest = b""
-            while True:
-                chunk = raw.read(CHUNK_SIZE)
-                data = rest + chunk
-                if chunk:
-                    end = data.rfind(b"\n") + 1
-                    data, rest = data[:end], data[end:]
-                if data:
-                    copied = self._copy_chunk(sql, data)
-                    if copied is None:
-                        return None
-                    rows += copied
-                    on_chunk(rows, raw.tell() - len(rest))
-                if not chunk:
-                    return rows
-
-    def _copy_chunk(self, sql: str, data: bytes) -> int | None:
-        try:
-            # A savepoint inside a caller's transaction, else a transaction of its own.
-            with transaction.atomic(), connection.cursor() as cursor:
-                with cursor.cursor.copy(sql) as copy:
-                    copy.write(data)
-                return cursor.cursor.rowcount
-        except psycopg.DataError as error:
-            logger.info("COPY into %s rejected a chunk: %s", self.name, error)
-            return None
 
     def fetch_errors(self, sql: str, params: Sequence, to_error: Callable[[tuple], RowError]) -> tuple[list, int]:
         """Run `sql` (a SELECT whose first column is the line number) and return its first errors and their count."""

@@ -111,6 +111,32 @@ def test_list_shows_past_runs(admin_client):
     assert content.index("newer.csv") < content.index("older.csv")
 
 
+def test_done_run_keeps_summary_without_file(tmp_path, db, monkeypatch):
+    from retention.importing import runs
+
+    AccountFactory(external_id="ACC-1")
+    path = tmp_path / "june.csv"
+    path.write_text(MRR_HEADER + "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n", encoding="utf-8")
+    size = path.stat().st_size
+    real_import = runs._importer(ImportKind.MRR)
+
+    def import_then_remove_file(file_path, **options):
+        summary = real_import(file_path, **options)
+        path.unlink()
+        return summary
+
+    monkeypatch.setattr(runs, "_importer", lambda kind: import_then_remove_file)
+    run = make_run(status=ImportStatus.RUNNING)
+
+    runs.execute(run, path)
+
+    run.refresh_from_db()
+    assert run.status == ImportStatus.DONE
+    assert run.summary["lines_stored"] == 1
+    assert run.rows_read == 1
+    assert run.bytes_read == run.total_bytes == size
+
+
 def test_upload_with_product_columns_runs_at_once(
     admin_client, cs_admin, media_root, django_capture_on_commit_callbacks
 ):
