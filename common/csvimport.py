@@ -315,7 +315,10 @@ def _is_plain(chunk: bytes) -> bool:
     # Without a quote character no field is quoted or spans lines, so Python's
     # csv module and COPY split rows and fields alike. A carriage return outside
     # a CRLF line end is a line end to the csv module but data to COPY.
-    return b'"' not in chunk and b"\0" not in chunk and chunk.count(b"\r") == chunk.count(b"\r\n")
+    if b'"' in chunk or b"\0" in chunk:
+        return False
+    carriage_returns = chunk.count(b"\r")
+    return carriage_returns == 0 or carriage_returns == chunk.count(b"\r\n")
 
 
 def plain_header(path: str | os.PathLike, spec: ColumnSpec, mapping: Mapping[str, str] | None) -> PlainCsv | None:
