@@ -153,10 +153,13 @@ def import_plain_mrr(
         # The folder's name starts with the process id, so a later import can see whether its owner has ended.
         folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
         duck = stack.enter_context(_duckdb(folder, os.path.getsize(path)))
-        # DuckDB reads the file on its own threads while this thread scans the file's bytes.
+        # DuckDB reads the file on its own threads while this thread scans the file's bytes and
+        # exports the stored ids.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             loaded = pool.submit(_load_rows, duck, path, layout, import_run_id)
             data_rows = count_plain_rows(path, layout)
+            if data_rows is not None:
+                _export_stored_ids(folder)
             read = loaded.result()
         if data_rows is None:
             logger.info(
@@ -362,7 +365,7 @@ def _check(duck, plain: PlainCsv, folder: str, import_run_id) -> Plan | None:
     if not rows:
         return Plan(0, 0, values)
 
-    _copy_stored_ids(duck, folder)
+    _read_stored_ids(duck, folder)
     listed_twice, unknown_account, stored_elsewhere, new = duck.execute(
         """
         SELECT COUNT(*) FILTER (WHERE f.account <> f.other_account),
@@ -456,38 +459,42 @@ def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
     return dataclasses.replace(plan, months=sorted(month_files), month_files=month_files)
 
 
-def _copy_stored_ids(duck, folder: str) -> None:
-    """Give DuckDB the stored accounts and subscriptions, by external id."""
-    _copy_into(duck, folder, "stored_accounts", f"SELECT external_id, id FROM {ACCOUNT}", ["external_id", "id"])
-    _copy_into(
-        duck,
-        folder,
-        "stored_subscriptions",
+# The stored ids that DuckDB matches the file's ids against: each table's PostgreSQL query and columns.
+STORED_IDS = {
+    "stored_accounts": (f"SELECT external_id, id FROM {ACCOUNT}", ["external_id", "id"]),
+    "stored_subscriptions": (
         f"SELECT sub.external_id, sub.id, a.external_id"
         f" FROM {SUBSCRIPTION} sub JOIN {ACCOUNT} a ON a.id = sub.account_id",
         ["external_id", "id", "account"],
-    )
+    ),
+}
 
 
-def _copy_into(duck, folder: str, table: str, sql: str, names: list[str]) -> None:
-    """Create DuckDB table `table` from the rows of PostgreSQL query `sql`, through a CSV file.
+def _export_stored_ids(folder: str) -> None:
+    """Write the stored accounts and subscriptions, by external id, to CSV files in `folder`."""
+    for table, (sql, _) in STORED_IDS.items():
+        with open(os.path.join(folder, f"{table}.csv"), "wb") as out, connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for data in copy:
+                    out.write(data)
 
-    A column named id is a bigint, any other text. An empty result gives an empty table.
+
+def _read_stored_ids(duck, folder: str) -> None:
+    """Give DuckDB the stored accounts and subscriptions from the files of `_export_stored_ids`.
+
+    A column named id is a bigint, any other text. An empty file gives an empty table.
     """
-    types = {name: "BIGINT" if name == "id" else "VARCHAR" for name in names}
-    file_path = os.path.join(folder, f"{table}.csv")
-    with open(file_path, "wb") as out, connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            for data in copy:
-                out.write(data)
-    duck.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {sql_type}' for name, sql_type in types.items())})")
-    if os.path.getsize(file_path):
-        columns = ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in types.items())
-        # PostgreSQL's CSV: quotes around a value with a comma, quote or line end, and a quote doubled inside.
-        duck.execute(
-            f"INSERT INTO {table} SELECT * FROM read_csv('{file_path}', header = false, auto_detect = false,"
-            f" delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})"
-        )
+    for table, (_, names) in STORED_IDS.items():
+        types = {name: "BIGINT" if name == "id" else "VARCHAR" for name in names}
+        file_path = os.path.join(folder, f"{table}.csv")
+        duck.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {sql_type}' for name, sql_type in types.items())})")
+        if os.path.getsize(file_path):
+            columns = ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in types.items())
+            # PostgreSQL's CSV: quotes around a value with a comma, quote or line end, and a quote doubled inside.
+            duck.execute(
+                f"INSERT INTO {table} SELECT * FROM read_csv('{file_path}', header = false, auto_detect = false,"
+                f" delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})"
+            )
 
 
 def _number_new_subscriptions(duck, folder: str, count: int) -> None:
