@@ -153,21 +153,8 @@ def import_plain_mrr(
         # The folder's name starts with the process id, so a later import can see whether its owner has ended.
         folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
         duck = stack.enter_context(_duckdb(folder, os.path.getsize(path)))
-        # DuckDB reads the file on its own threads while this thread scans the file's bytes and
-        # exports the stored ids.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            loaded = pool.submit(_load_rows, duck, path, layout, import_run_id)
-            data_rows = count_plain_rows(path, layout)
-            if data_rows is not None:
-                _export_stored_ids(folder)
-            read = loaded.result()
+        data_rows = _read(duck, path, layout, folder, import_run_id)
         if data_rows is None:
-            logger.info(
-                "import run %s: the file has quotes, NULs, lone carriage returns or a row of another width",
-                import_run_id,
-            )
-            return None
-        if not read:
             return None
         plan = _check(duck, dataclasses.replace(layout, data_rows=data_rows), folder, import_run_id)
         if plan is None:
@@ -176,32 +163,7 @@ def import_plain_mrr(
             return Outcome(0, [], {"lines_stored": 0, "subscriptions_created": 0})
         stack.callback(_drop_load_tables, LOAD_TABLE_PREFIX)
         try:
-            # The new subscriptions are stored while the loaders fill the month tables, in the
-            # transaction that later attaches these tables.
-            with transaction.atomic():
-                with _Loading(plan, path, on_progress) as loading:
-                    # The report lock comes first and stays until this transaction ends. Another writer that
-                    # holds it and stores one of the same subscriptions would otherwise wait for this
-                    # transaction while this one waits for the lock, and PostgreSQL would abort one of them.
-                    with report_lock():
-                        created = _create_subscriptions(folder, plan.new_subscriptions)
-                try:
-                    tables, lines = loading.result()
-                except psycopg.errors.UniqueViolation:
-                    # The file repeats a month, subscription, product and charge type: add those rows up and
-                    # load again.
-                    _drop_load_tables(LOAD_TABLE_PREFIX)
-                    plan = _write_months(duck, plan, folder, add_up=True)
-                    reported = loading.progress.reported
-                    tables, lines = _Loading(plan, path, on_progress, reported).start().result()
-
-                def attach_tables() -> int:
-                    _attach(tables)
-                    return lines
-
-                counts = replace_months(
-                    lambda: created, plan.months, attach_tables, import_run_id, into_partitions=False
-                )
+            plan, counts = _store(duck, plan, path, folder, import_run_id, on_progress)
         except StoredDataChanged:
             logger.info("import run %s: another import stored one of the file's new subscriptions", import_run_id)
             return None
@@ -219,6 +181,59 @@ class Plan:
     months: list[datetime.date] = dataclasses.field(default_factory=list)
     # The CSV files that hold each month's lines.
     month_files: dict[datetime.date, list[str]] = dataclasses.field(default_factory=dict)
+
+
+def _read(duck, path, layout: PlainCsv, folder: str, import_run_id) -> int | None:
+    """Read the file into DuckDB and return its number of data rows, or None when it needs the row-by-row import.
+
+    DuckDB reads the file on its own threads while this thread scans the
+    file's bytes and exports the stored ids.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        loaded = pool.submit(_load_rows, duck, path, layout, import_run_id)
+        data_rows = count_plain_rows(path, layout)
+        if data_rows is not None:
+            _export_stored_ids(folder)
+        read = loaded.result()
+    if data_rows is None:
+        logger.info(
+            "import run %s: the file has quotes, NULs, lone carriage returns or a row of another width",
+            import_run_id,
+        )
+        return None
+    return data_rows if read else None
+
+
+def _store(duck, plan: Plan, path, folder: str, import_run_id, on_progress) -> tuple[Plan, dict]:
+    """Load the month tables, store the new subscriptions and attach the tables in one transaction.
+
+    The new subscriptions are stored while the loaders fill the month tables,
+    in the transaction that later attaches these tables. Return the plan,
+    which adding up repeated keys replaces, and the counts for the summary.
+    """
+    with transaction.atomic():
+        with _Loading(plan, path, on_progress) as loading:
+            # The report lock comes first and stays until this transaction ends. Another writer that
+            # holds it and stores one of the same subscriptions would otherwise wait for this
+            # transaction while this one waits for the lock, and PostgreSQL would abort one of them.
+            with report_lock():
+                created = _create_subscriptions(folder, plan.new_subscriptions)
+        try:
+            tables, lines = loading.result()
+        except psycopg.errors.UniqueViolation:
+            # The file repeats a month, subscription, product and charge type: add those rows up and
+            # load again.
+            _drop_load_tables(LOAD_TABLE_PREFIX)
+            plan = _write_months(duck, plan, folder, add_up=True)
+            reported = loading.progress.reported
+            tables, lines = _Loading(plan, path, on_progress, reported).start().result()
+
+        def attach_tables() -> int:
+            _attach(tables)
+            return lines
+
+        counts = replace_months(lambda: created, plan.months, attach_tables, import_run_id, into_partitions=False)
+    return plan, counts
 
 
 def _database_is_utf8() -> bool:
