@@ -101,14 +101,15 @@ def add_partitions(months: list[datetime.date]) -> None:
             cursor.execute(f"CREATE TABLE {partition_name(month)} PARTITION OF {LINE_TABLE} FOR VALUES {bounds(month)}")
 
 
-def attach(month: datetime.date, table: str) -> None:
-    """Make `table`, holding lines of `month` only and indexed on the primary key, the month's partition.
+def attach_statements(month: datetime.date, table: str) -> list[str]:
+    """Return the statements that make `table`, holding lines of `month` only and keyed, the month's partition.
 
-    The month's lines must be gone. The table's check on the month's bounds
-    spares PostgreSQL a scan of its rows.
+    The month's lines must be gone. A check on the month's bounds in the
+    table spares PostgreSQL a scan of its rows.
     """
     name = partition_name(month)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {LINE_TABLE} ATTACH PARTITION {table} FOR VALUES {bounds(month)}")
-        cursor.execute(f"ALTER TABLE {table} RENAME TO {name}")
-        cursor.execute(f"ALTER INDEX {table}_pkey RENAME TO {name}_pkey")
+    return [
+        f"ALTER TABLE {LINE_TABLE} ATTACH PARTITION {table} FOR VALUES {bounds(month)}",
+        f"ALTER TABLE {table} RENAME TO {name}",
+        f"ALTER INDEX {table}_pkey RENAME TO {name}_pkey",
+    ]

@@ -736,9 +736,11 @@ def _create_subscriptions(folder: str, count: int) -> int:
 
 
 def _attach(tables: dict[datetime.date, str]) -> None:
-    """Attach each month table as its month's partition."""
+    """Attach each month table as its month's partition, in one round trip."""
+    statements = []
+    for month, table in sorted(tables.items()):
+        statements += partitions.attach_statements(month, table)
+        # The partition's bounds hold the same rule from now on.
+        statements.append(f"ALTER TABLE {partitions.partition_name(month)} DROP CONSTRAINT {table}_month")
     with connection.cursor() as cursor:
-        for month, table in sorted(tables.items()):
-            partitions.attach(month, table)
-            # The partition's bounds hold the same rule from now on.
-            cursor.execute(f"ALTER TABLE {partitions.partition_name(month)} DROP CONSTRAINT {table}_month")
+        cursor.execute("; ".join(statements))
