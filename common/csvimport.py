@@ -353,7 +353,7 @@ def count_plain_rows(path: str | os.PathLike, layout: PlainCsv) -> int | None:
     """Return the number of lines after the header, or None when the bytes after it are not plain.
 
     The bytes are scanned in chunks without splitting them into rows, and a
-    last line without a line end counts. Return None too when the lines hold
+    last line without a line end counts. Return None too when the lines contain
     more or fewer delimiters in total than lines of the header's width would.
     """
     line_ends = 0

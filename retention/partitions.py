@@ -102,7 +102,7 @@ def add_partitions(months: list[datetime.date]) -> None:
 
 
 def attach_statements(month: datetime.date, table: str) -> list[str]:
-    """Return the statements that make `table`, holding lines of `month` only and keyed, the month's partition.
+    """Return the statements that make `table`, keyed and with lines of `month` only, the month's partition.
 
     The month's lines must be gone. A check on the month's bounds in the
     table spares PostgreSQL a scan of its rows.

@@ -209,7 +209,8 @@ def _store(duck, plan: Plan, path, folder: str, import_run_id, on_progress) -> t
 
     The new subscriptions are stored while the loaders fill the month tables,
     in the transaction that later attaches these tables. Return the plan,
-    which adding up repeated keys replaces, and the counts for the summary.
+    a new one when repeated keys were added up, and the counts for the
+    summary.
     """
     with transaction.atomic():
         with _Loading(plan, path, on_progress) as loading:
@@ -646,7 +647,7 @@ class _Progress:
             return
         try:
             self._report_rows()
-        except Exception as failure:  # raised by the importing thread once the loaders end
+        except Exception as failure:  # The importing thread raises it once the loaders end.
             self.failure = failure
 
     def _report_rows(self) -> None:

@@ -71,7 +71,8 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
     warning in place of the summary, and is re-raised too.
     """
     started = time.monotonic()
-    # Read before the import, which may outlive the file. The import itself reports a file it cannot read.
+    # The size is read first because the file may be removed while the import runs. The import itself
+    # reports a file that it cannot read.
     try:
         size = os.path.getsize(path)
     except OSError:

@@ -139,7 +139,7 @@ def test_fast_path_stores_what_row_by_row_stores(tmp_path, accounts, monkeypatch
 
 
 @pytest.mark.parametrize("name", ["comma", "mapped_columns_and_extra_column", "duplicates_add_up", "padded_fields"])
-def test_fast_path_with_duckdb_on_disk_stores_what_row_by_row_stores(tmp_path, accounts, monkeypatch, name):
+def test_on_disk_duckdb_matches_row_by_row(tmp_path, accounts, monkeypatch, name):
     monkeypatch.setattr("retention.importing.mrr_copy.IN_MEMORY_FILE_BYTES", 0)
     opened = []
     real_connect = duckdb.connect
