@@ -10,12 +10,16 @@ moved account restates every month.
 import contextlib
 import datetime
 import logging
+import os
+import queue
+import threading
 import time
 from decimal import Decimal
 
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
+from psycopg import IsolationLevel, sql
 
 from common.money import percentage
 from common.months import add_months, month_range, parse_month
@@ -32,6 +36,7 @@ from .models import (
     RetentionResult,
     SegmentKey,
     TamTotal,
+    UnlistedCustomerRange,
 )
 from .span import data_span
 
@@ -116,10 +121,10 @@ _LEVEL_PAIRS = {
 # Two product sets are the same when both have as many products as they share.
 _CUSTOMER_SQL = """
 INSERT INTO retention_retentioncustomer (
-    month, level, account_id, subscription_id, segment, tam_id, a, b, c,
+    {id_column}month, level, account_id, subscription_id, segment, tam_id, a, b, c,
     recurring_a, recurring_b, seats_a, seats_b, reason, reason_amount
 )
-SELECT %s, %s, totals.account_id, totals.subscription_id, totals.segment, totals.tam_id,
+SELECT {id_value}%s, %s, totals.account_id, totals.subscription_id, totals.segment, totals.tam_id,
        totals.a, totals.b,
        CASE WHEN totals.b < totals.a THEN totals.b ELSE totals.a END,
        totals.ra, totals.rb, totals.seats_a, totals.seats_b,
@@ -152,16 +157,17 @@ FROM (
 # The customer rows of one month and level, read through their range of ids,
 # added up per segment, owning TAM and reason. The reason and segment totals
 # below add up these few rows.
-_TAM_TOTALS_SQL = """
-INSERT INTO retention_tamtotal (
-    month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount
-)
+_TAM_TOTALS_SELECT = """
 SELECT month, level, segment, tam_id, reason, COUNT(*), {sum}(a), {sum}(b), {sum}(c),
        {sum}(recurring_a), {sum}(recurring_b), {sum}(reason_amount)
 FROM retention_retentioncustomer
 WHERE id BETWEEN %s AND %s
 GROUP BY month, level, segment, tam_id, reason
 """
+_TAM_TOTAL_COLUMNS = (
+    "month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount"
+)
+_TAM_TOTALS_SQL = f"INSERT INTO retention_tamtotal ({_TAM_TOTAL_COLUMNS}) {_TAM_TOTALS_SELECT}"
 
 # Reason totals per segment, then over all segments, of the given months.
 _REASON_TOTALS_SQL = """
@@ -184,6 +190,15 @@ FROM retention_tamtotal
 WHERE month IN ({months})
 GROUP BY month, level, segment
 """
+
+# The settings of a recomputation's transaction on PostgreSQL; see _work_tables.
+_POSTGRESQL_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
+
+# Connections that compute months side by side in a run of many months on PostgreSQL.
+WORKERS = min(os.cpu_count() or 1, 4)
+
+# Arbitrary constant key of the advisory lock under which a worker takes a range of customer ids.
+_CUSTOMER_IDS_LOCK_KEY = 7_302_913
 
 # Months per statement for the totals, to keep the parameter list short.
 _TOTALS_BATCH = 60
@@ -209,6 +224,7 @@ def recompute_pending() -> int:
     Returns how many months were computed. A run that dies leaves the records,
     so the next run does the work again.
     """
+    workers_see_everything = _workers_see_everything()
     with report_lock():
         pending = list(PendingRecompute.objects.select_for_update().order_by("pk"))
         if not pending:
@@ -217,7 +233,7 @@ def recompute_pending() -> int:
             months = None
         else:
             months = sorted({parse_month(text) for record in pending for text in record.months})
-        count = recompute_retention(months)
+        count = _recompute_holding_lock(months, workers_see_everything)
         PendingRecompute.objects.filter(pk__in=[record.pk for record in pending]).delete()
     return count
 
@@ -230,31 +246,46 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
     is filled in. The whole run holds the report lock and is one transaction,
     so readers never see a mix of two runs.
     """
-    started = time.monotonic()
+    workers_see_everything = _workers_see_everything()
     with report_lock():
-        span = data_span()
-        if span is None:
-            for model in (RetentionCustomer, *_TOTAL_MODELS):
-                model.objects.all().delete()
-            return 0
-        first, last = span.first, span.last
-        # Every run writes a month's results, customers and reason totals
-        # together, so the small results table lists the months to remove.
-        outside = Q(month__lt=first) | Q(month__gt=last)
-        stale = sorted(set(RetentionResult.objects.filter(outside).values_list("month", flat=True)))
-        if stale:
-            _delete_results(stale)
+        return _recompute_holding_lock(months, workers_see_everything)
 
-        span_months = set(month_range(first, last))
-        if months is None:
-            targets = span_months
-        else:
-            stored = set(RetentionResult.objects.values_list("month", flat=True).distinct())
-            targets = (set(months) & span_months) | (span_months - stored)
 
-        _compute(sorted(targets), timezone.now())
-        record_recompute(sorted(targets), span, time.monotonic() - started)
+def _workers_see_everything() -> bool:
+    """Return whether worker connections would read the same data as this one.
 
+    Workers read committed data only. A run inside a transaction that the
+    caller opened may follow writes of that transaction, which they could not
+    see, so such a run computes every month on this connection.
+    """
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and WORKERS > 1
+
+
+def _recompute_holding_lock(months: list[datetime.date] | None, use_workers: bool) -> int:
+    started = time.monotonic()
+    _delete_unlisted_customers()
+    span = data_span()
+    if span is None:
+        for model in (RetentionCustomer, *_TOTAL_MODELS):
+            model.objects.all().delete()
+        return 0
+    first, last = span.first, span.last
+    # Every run writes a month's results, customers and reason totals
+    # together, so the small results table lists the months to remove.
+    outside = Q(month__lt=first) | Q(month__gt=last)
+    stale = sorted(set(RetentionResult.objects.filter(outside).values_list("month", flat=True)))
+    if stale:
+        _delete_results(stale)
+
+    span_months = set(month_range(first, last))
+    if months is None:
+        targets = span_months
+    else:
+        stored = set(RetentionResult.objects.values_list("month", flat=True).distinct())
+        targets = (set(months) & span_months) | (span_months - stored)
+
+    _compute(sorted(targets), timezone.now(), use_workers)
+    record_recompute(sorted(targets), span, time.monotonic() - started)
     logger.info(
         "Recomputed retention for %d months (%s to %s) in %.2f s",
         len(targets),
@@ -265,52 +296,24 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
     return len(targets)
 
 
-def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> None:
+def _compute(months: list[datetime.date], computed_at: datetime.datetime, use_workers: bool) -> None:
     """Replace the stored customers, reason totals and results of `months`."""
     if not months:
         return
     _delete_results(months)
-    postgresql = connection.vendor == "postgresql"
-    # Statistics on the work tables cost more than they save in a run of one month.
-    analyze = postgresql and len(months) > 1
-    with connection.cursor() as cursor, _work_tables(cursor, analyze):
-        customer_sql = {
-            level: _CUSTOMER_SQL.format(
-                level_pairs=_LEVEL_PAIRS[level].format(sum=_sum_function()),
-                sum=_sum_function(),
-            )
-            for level in Level
-        }
-        tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function())
-        pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
-        analyzed = False
-        blocks = []
-        last_id = _last_customer_id(cursor)
+    with connection.cursor() as cursor:
         with_lines = _months_with_lines(cursor)
-        for month in months:
-            baseline = add_months(month, -12)
-            if baseline not in with_lines:
-                # Without lines in M-12 no customer is in the cohort at any
-                # level, and the month's results are zeros.
-                continue
-            cursor.execute(f"{'TRUNCATE' if postgresql else 'DELETE FROM'} {_PAIRS_TABLE}")
-            cursor.execute(pairs_sql, [baseline, month, baseline, month, baseline, month, baseline, month])
-            if analyze and not analyzed:
-                # Statistics let the planner size the hash tables of the level
-                # statements. Months have pairs of a similar size, so the first
-                # month's statistics serve the rest of the run.
-                cursor.execute(f"ANALYZE {_PAIRS_TABLE}")
-                analyzed = True
-            for level in Level:
-                cursor.execute(customer_sql[level], [month, level.value])
-                previous_last_id, last_id = last_id, _last_customer_id(cursor)
-                if last_id > previous_last_id:
-                    block = CustomerBlock(month=month, level=level, first_id=previous_last_id + 1, last_id=last_id)
-                    blocks.append(block)
-                    cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
-        CustomerBlock.objects.bulk_create(blocks)
+    # Without lines in M-12 no customer is in the cohort at any level, and the month's results are zeros.
+    with_cohort = [month for month in months if add_months(month, -12) in with_lines]
+    # PostgreSQL exports the snapshot that workers read only from a transaction, not from a savepoint.
+    if use_workers and len(with_cohort) > 1 and not connection.savepoint_ids:
+        blocks = _compute_on_workers(with_cohort)
+    else:
+        blocks = _compute_here(with_cohort)
+    CustomerBlock.objects.bulk_create(blocks)
 
-        results = []
+    results = []
+    with connection.cursor() as cursor:
         for start in range(0, len(months), _TOTALS_BATCH):
             batch = months[start : start + _TOTALS_BATCH]
             placeholders = ", ".join(["%s"] * len(batch))
@@ -323,6 +326,185 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime) -> Non
                 for level in Level:
                     results.extend(_result_rows(month, level, totals.get((month, level.value), {}), computed_at))
     RetentionResult.objects.bulk_create(results)
+
+
+def _customer_sql(*, explicit_ids: bool) -> dict[Level, str]:
+    """Return each level's statement that stores the customers of a month from the work table of pairs.
+
+    With `explicit_ids` the statement takes the id before the first row's as
+    its first parameter and numbers the rows from there.
+    """
+    sum_function = _sum_function()
+    return {
+        level: _CUSTOMER_SQL.format(
+            level_pairs=_LEVEL_PAIRS[level].format(sum=sum_function),
+            sum=sum_function,
+            id_column="id, " if explicit_ids else "",
+            id_value="%s + row_number() OVER (), " if explicit_ids else "",
+        )
+        for level in Level
+    }
+
+
+def _compute_here(months: list[datetime.date]) -> list[CustomerBlock]:
+    """Store the customers and owner totals of `months` on this connection and return their blocks."""
+    # Statistics on the work tables cost more than they save in a run of one month.
+    analyze = connection.vendor == "postgresql" and len(months) > 1
+    customer_sql = _customer_sql(explicit_ids=False)
+    tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function())
+    pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
+    blocks = []
+    with connection.cursor() as cursor, _work_tables(cursor, analyze):
+        last_id = _last_customer_id(cursor)
+        for index, month in enumerate(months):
+            _fill_pairs(cursor, pairs_sql, month, analyze=analyze and index == 0)
+            for level in Level:
+                cursor.execute(customer_sql[level], [month, level.value])
+                previous_last_id, last_id = last_id, _last_customer_id(cursor)
+                if last_id > previous_last_id:
+                    block = CustomerBlock(month=month, level=level, first_id=previous_last_id + 1, last_id=last_id)
+                    blocks.append(block)
+                    cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
+    return blocks
+
+
+def _fill_pairs(cursor, pairs_sql: str, month: datetime.date, *, analyze: bool) -> int:
+    """Replace the work table of pairs with those of `month` and return how many there are."""
+    baseline = add_months(month, -12)
+    cursor.execute(f"{'TRUNCATE' if connection.vendor == 'postgresql' else 'DELETE FROM'} {_PAIRS_TABLE}")
+    cursor.execute(pairs_sql, [baseline, month, baseline, month, baseline, month, baseline, month])
+    count = cursor.rowcount
+    if analyze:
+        # Statistics let the planner size the hash tables of the level
+        # statements. Months have pairs of a similar size, so the first
+        # month's statistics serve the rest of the run.
+        cursor.execute(f"ANALYZE {_PAIRS_TABLE}")
+    return count
+
+
+def _compute_on_workers(months: list[datetime.date]) -> list[CustomerBlock]:
+    """Store the customers and owner totals of `months` with WORKERS connections and return their blocks.
+
+    Each worker reads the snapshot of this transaction, so every worker sees
+    the same lines and accounts, and commits the customer rows it wrote. These
+    rows stay out of every page until this transaction commits their blocks:
+    pages read customers through blocks only. The owner totals come back to
+    this connection, which stores them with the blocks. Each worker records
+    its ranges of ids with its rows, so that the next run deletes the rows of
+    a run that failed after a worker committed.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = cursor.fetchone()[0]
+    work: queue.Queue = queue.Queue()
+    for month in months:
+        work.put(month)
+    parameters = connection.get_connection_params()
+    outcomes: list[tuple[list[CustomerBlock], list[tuple], BaseException | None]] = []
+    threads = [
+        threading.Thread(target=_worker, args=(parameters, snapshot, work, outcomes), daemon=True)
+        for _ in range(min(WORKERS, len(months)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failures = [failure for _, _, failure in outcomes if failure is not None]
+    if failures:
+        raise failures[0]
+    # The blocks that list the workers' rows commit with this deletion.
+    UnlistedCustomerRange.objects.all().delete()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY retention_tamtotal ({_TAM_TOTAL_COLUMNS}) FROM STDIN") as copy:
+            for _, tam_totals, _ in outcomes:
+                for row in tam_totals:
+                    copy.write_row(row)
+    return sorted((block for blocks, _, _ in outcomes for block in blocks), key=lambda block: block.first_id)
+
+
+def _worker(parameters: dict, snapshot: str, work: queue.Queue, outcomes: list) -> None:
+    """Compute months from `work` in a transaction on `snapshot` until none is left, then commit."""
+    blocks: list[CustomerBlock] = []
+    tam_totals: list[tuple] = []
+    failure = None
+    database = None
+    try:
+        database = connection.get_new_connection(parameters)
+        database.isolation_level = IsolationLevel.REPEATABLE_READ
+        with database.cursor() as cursor:
+            cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
+            for statement in _POSTGRESQL_SETTINGS:
+                cursor.execute(statement)
+            for create_sql in _WORK_TABLES.values():
+                cursor.execute(create_sql)
+            cursor.execute(f"ANALYZE {_KEYS_TABLE}")
+            customer_sql = _customer_sql(explicit_ids=True)
+            pairs_sql = _PAIRS_SQL.format(sum="tamarind_sum")
+            tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
+            first_month = True
+            while True:
+                try:
+                    month = work.get_nowait()
+                except queue.Empty:
+                    break
+                pairs = _fill_pairs(cursor, pairs_sql, month, analyze=first_month)
+                first_month = False
+                # No level has more customers than pairs.
+                before_first = _take_customer_ids(cursor, pairs * len(Level))
+                for level in Level:
+                    cursor.execute(customer_sql[level], [before_first, month, level.value])
+                    if cursor.rowcount > 0:
+                        block = CustomerBlock(
+                            month=month,
+                            level=level,
+                            first_id=before_first + 1,
+                            last_id=before_first + cursor.rowcount,
+                        )
+                        blocks.append(block)
+                        cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
+                        tam_totals += cursor.fetchall()
+                    before_first += pairs
+            if blocks:
+                cursor.executemany(
+                    "INSERT INTO retention_unlistedcustomerrange (first_id, last_id) VALUES (%s, %s)",
+                    [(block.first_id, block.last_id) for block in blocks],
+                )
+        database.commit()
+    except BaseException as error:  # raised by the run's own thread once every worker has ended
+        failure = error
+    finally:
+        if database is not None:
+            database.close()
+        outcomes.append((blocks, tam_totals, failure))
+
+
+def _take_customer_ids(cursor, count: int) -> int:
+    """Take `count` consecutive customer ids from the table's sequence and return the id before the first.
+
+    Workers take their ranges under an advisory lock, so the two calls of
+    the sequence are never split by another worker. The engine is the only
+    writer of customer rows.
+    """
+    sequence = "pg_get_serial_sequence('retention_retentioncustomer', 'id')"
+    cursor.execute("SELECT pg_advisory_lock(%s)", [_CUSTOMER_IDS_LOCK_KEY])
+    try:
+        cursor.execute(f"SELECT setval({sequence}, nextval({sequence}) + %s - 1)", [max(count, 1)])
+        last = cursor.fetchone()[0]
+    finally:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [_CUSTOMER_IDS_LOCK_KEY])
+    return last - max(count, 1)
+
+
+def _delete_unlisted_customers() -> None:
+    """Delete the customer rows of runs that failed after their workers committed, and their ranges."""
+    ranges = [Q(pk__range=bounds) for bounds in UnlistedCustomerRange.objects.values_list("first_id", "last_id")]
+    for start in range(0, len(ranges), _RANGES_BATCH):
+        condition = Q()
+        for id_range in ranges[start : start + _RANGES_BATCH]:
+            condition |= id_range
+        RetentionCustomer.objects.filter(condition).delete()
+    if ranges:
+        UnlistedCustomerRange.objects.all().delete()
 
 
 def _delete_results(months: list[datetime.date]) -> None:
@@ -375,8 +557,8 @@ def _work_tables(cursor, analyze: bool):
     with the transaction. `analyze` gathers statistics on the table of keys.
     """
     if connection.vendor == "postgresql":
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute("SET LOCAL jit = off")
+        for statement in _POSTGRESQL_SETTINGS:
+            cursor.execute(statement)
     _drop_work_tables(cursor)
     for name, create_sql in _WORK_TABLES.items():
         cursor.execute(create_sql)

@@ -207,9 +207,9 @@ class RetentionCustomer(models.Model):
     The engine writes one row per customer, month and level, grouped in SQL,
     and it is the only writer. It writes the rows of one month and level in
     one statement, so their ids form one range, kept in `CustomerBlock`.
-    Reads of a month and level go through that range of the primary key, so
-    no index on the month and level pays for its upkeep on every
-    recomputation. A TAM's totals over many months come from `TamTotal`.
+    Pages read customer rows through these blocks only. Reads of a month and
+    level go through that range of the primary key, so no index on the month
+    and level pays for its upkeep on every recomputation. A TAM's totals over many months come from `TamTotal`.
     """
 
     objects = RetentionCustomerQuerySet.as_manager()
@@ -269,6 +269,17 @@ class CustomerBlock(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["month", "level"], name="customerblock_unique_month_level")]
+
+
+class UnlistedCustomerRange(models.Model):
+    """A range of customer ids that a recomputation's worker committed before the run listed them in blocks.
+
+    The run removes its ranges when it commits its blocks. A range left here
+    belongs to a run that failed, and the next run deletes its rows.
+    """
+
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
 
 
 class TamTotal(models.Model):

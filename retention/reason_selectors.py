@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account, User
@@ -21,6 +21,7 @@ from common.months import add_months
 from .models import (
     Category,
     ChargeType,
+    CustomerBlock,
     Level,
     MrrLine,
     Reason,
@@ -180,8 +181,11 @@ def reason_customers(
 
 
 def visible_customer(user: User, pk: int) -> RetentionCustomer | None:
-    """Return one stored customer row if `user` may read it, else None."""
-    rows = RetentionCustomer.objects.select_related("account", "subscription", "tam")
+    """Return one stored customer row if `user` may read it and a block lists it, else None."""
+    listed = CustomerBlock.objects.filter(
+        month=OuterRef("month"), level=OuterRef("level"), first_id__lte=OuterRef("pk"), last_id__gte=OuterRef("pk")
+    )
+    rows = RetentionCustomer.objects.filter(Exists(listed)).select_related("account", "subscription", "tam")
     if not _sees_all(user):
         rows = rows.filter(tam=user)
     return rows.filter(pk=pk).first()

@@ -1,0 +1,192 @@
+"""Recomputation on worker connections: the same figures as one connection, and no trace of a failed run."""
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from accounts.models import Account
+from accounts.roles import Role
+from retention import engine
+from retention.engine import recompute_retention
+from retention.models import (
+    CustomerBlock,
+    Level,
+    ReasonTotal,
+    RetentionCustomer,
+    RetentionResult,
+    TamTotal,
+    UnlistedCustomerRange,
+)
+from retention.reason_selectors import visible_customer
+from retention.synthetic import generate
+from tests.conftest import IN_CI
+from tests.factories import UserFactory
+from tests.retention.builders import add_lines
+
+LAST_MONTH = datetime.date(2025, 6, 1)
+
+
+@pytest.fixture(autouse=True)
+def postgresql(transactional_db, monkeypatch):
+    if connection.vendor != "postgresql":
+        message = "worker connections serve PostgreSQL only; set DATABASE_URL to run this test."
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    # The test runs each recomputation itself.
+    monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: None)
+    monkeypatch.setattr(engine, "WORKERS", 2)
+
+
+@pytest.fixture
+def history(tmp_path):
+    """Import 18 months of generated lines for 40 parent accounts, with every kind of change."""
+    generate(tmp_path, parents=40, months=18, seed=11, last_month=LAST_MONTH)
+    call_command("import_accounts", str(tmp_path / "accounts.csv"), verbosity=0)
+    call_command("import_mrr", str(tmp_path / "mrr.csv"), verbosity=0)
+    # Two TAMs own two accounts in three and the third has no owner, so the owner totals have three keys.
+    owners = [UserFactory(username=f"tam_{number}", role=Role.TAM) for number in range(2)]
+    for index, account in enumerate(Account.objects.order_by("external_id")):
+        account.tam = owners[index % 2] if index % 3 else None
+        account.save(update_fields=["tam"])
+
+
+@pytest.fixture
+def worker_runs(monkeypatch):
+    """Count the runs that computed months on worker connections."""
+    runs = []
+    on_workers = engine._compute_on_workers
+
+    def counted(months):
+        runs.append(months)
+        return on_workers(months)
+
+    monkeypatch.setattr(engine, "_compute_on_workers", counted)
+    return runs
+
+
+def listed_customers():
+    """Return the customer rows that pages read: those that blocks list."""
+    return [
+        row
+        for block in CustomerBlock.objects.all()
+        for row in RetentionCustomer.objects.of_month(block.month, block.level)
+    ]
+
+
+def stored_figures():
+    """Return every figure that pages read, keyed so that row ids do not matter."""
+    listed_ids = [row.pk for row in listed_customers()]
+    customers = sorted(
+        RetentionCustomer.objects.filter(pk__in=listed_ids).values_list(
+            "month",
+            "level",
+            "account_id",
+            "subscription_id",
+            "segment",
+            "tam_id",
+            "a",
+            "b",
+            "c",
+            "recurring_a",
+            "recurring_b",
+            "seats_a",
+            "seats_b",
+            "reason",
+            "reason_amount",
+        ),
+        key=repr,
+    )
+    tam_totals = sorted(
+        TamTotal.objects.values_list("month", "level", "segment", "tam_id", "reason", "customers", "a", "b", "c"),
+        key=repr,
+    )
+    reasons = sorted(ReasonTotal.objects.values_list("month", "level", "segment", "reason", "customers", "amount"))
+    results = sorted(
+        RetentionResult.objects.values_list("month", "level", "segment", "customers", "a", "b", "c", "net_pct")
+    )
+    return customers, tam_totals, reasons, results
+
+
+def test_workers_match_one_connection(history, worker_runs, monkeypatch):
+    recompute_retention()
+    on_workers = stored_figures()
+
+    monkeypatch.setattr(engine, "WORKERS", 1)
+    recompute_retention()
+    on_one_connection = stored_figures()
+
+    assert len(worker_runs) == 1
+    assert len(worker_runs[0]) == 6  # 18 months, of which the last 6 have a baseline
+    customers, tam_totals, reasons, results = on_workers
+    assert len(customers) > 300
+    assert {row[13] for row in customers} >= {"", "cancellation", "downgrade", "seat_expansion"}
+    assert len({row[3] for row in tam_totals}) == 3
+    assert on_workers == on_one_connection
+
+
+def test_blocks_list_their_own_rows(history, worker_runs):
+    recompute_retention()
+
+    assert worker_runs
+    for block in CustomerBlock.objects.all():
+        rows = RetentionCustomer.objects.filter(pk__range=(block.first_id, block.last_id))
+        assert set(rows.values_list("month", "level")) == {(block.month, block.level)}
+    assert len(listed_customers()) == RetentionCustomer.objects.count()
+    assert UnlistedCustomerRange.objects.count() == 0
+
+
+def test_failed_worker_run_leaves_no_trace(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
+    failing_month = LAST_MONTH
+    fill_pairs = engine._fill_pairs
+
+    def fail_on_one_month(cursor, pairs_sql, month, *, analyze):
+        if month == failing_month:
+            raise RuntimeError("worker stopped")
+        return fill_pairs(cursor, pairs_sql, month, analyze=analyze)
+
+    monkeypatch.setattr(engine, "_fill_pairs", fail_on_one_month)
+    with pytest.raises(RuntimeError, match="worker stopped"):
+        recompute_retention()
+
+    # The other worker committed its rows, which no block lists and no page shows.
+    unlisted = RetentionCustomer.objects.exclude(pk__in=listed_ids)
+    assert unlisted.exists()
+    assert UnlistedCustomerRange.objects.exists()
+    manager = UserFactory(username="manager", role=Role.MANAGER)
+    assert visible_customer(manager, unlisted.first().pk) is None
+    assert visible_customer(manager, min(listed_ids)) is not None
+    assert stored_figures() == before
+
+    monkeypatch.setattr(engine, "_fill_pairs", fill_pairs)
+    recompute_retention()
+
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+    assert len(listed_customers()) == RetentionCustomer.objects.count()
+
+
+def test_run_in_transaction_reads_own_writes(worker_runs):
+    with transaction.atomic():
+        add_lines(
+            [
+                ("2023-06", "R1", "SUB-R1", "Premium", 10, "100.00", "recurring"),
+                ("2023-07", "R1", "SUB-R1", "Premium", 10, "100.00", "recurring"),
+                ("2024-06", "R1", "SUB-R1", "Premium", 12, "120.00", "recurring"),
+                ("2024-07", "R1", "SUB-R1", "Premium", 8, "80.00", "recurring"),
+            ],
+            cover=[f"2023-{month:02}" for month in range(6, 13)] + [f"2024-{month:02}" for month in range(1, 8)],
+        )
+        recompute_retention()
+
+    assert worker_runs == []
+    net = dict(RetentionResult.objects.filter(level=Level.PARENT, segment="all", customers=1).values_list("month", "b"))
+    assert {month: str(b) for month, b in net.items()} == {
+        datetime.date(2024, 6, 1): "120.00",
+        datetime.date(2024, 7, 1): "80.00",
+    }
