@@ -306,7 +306,7 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime, use_wo
     # Without lines in M-12 no customer is in the cohort at any level, and the month's results are zeros.
     with_cohort = [month for month in months if add_months(month, -12) in with_lines]
     # PostgreSQL exports the snapshot that workers read only from a transaction, not from a savepoint.
-    if use_workers and len(with_cohort) > 1 and not connection.savepoint_ids:
+    if use_workers and with_cohort and not connection.savepoint_ids:
         blocks = _compute_on_workers(with_cohort)
     else:
         blocks = _compute_here(with_cohort)
@@ -397,13 +397,13 @@ def _compute_on_workers(months: list[datetime.date]) -> list[CustomerBlock]:
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot = cursor.fetchone()[0]
     work: queue.Queue = queue.Queue()
-    for month in months:
-        work.put(month)
+    for unit in _work_units(months):
+        work.put(unit)
     parameters = connection.get_connection_params()
     outcomes: list[tuple[list[CustomerBlock], list[tuple], BaseException | None]] = []
     threads = [
-        threading.Thread(target=_worker, args=(parameters, snapshot, work, outcomes), daemon=True)
-        for _ in range(min(WORKERS, len(months)))
+        threading.Thread(target=_worker, args=(parameters, snapshot, work, len(months) > 1, outcomes), daemon=True)
+        for _ in range(min(WORKERS, work.qsize()))
     ]
     for thread in threads:
         thread.start()
@@ -422,8 +422,25 @@ def _compute_on_workers(months: list[datetime.date]) -> list[CustomerBlock]:
     return sorted((block for blocks, _, _ in outcomes for block in blocks), key=lambda block: block.first_id)
 
 
-def _worker(parameters: dict, snapshot: str, work: queue.Queue, outcomes: list) -> None:
-    """Compute months from `work` in a transaction on `snapshot` until none is left, then commit."""
+def _work_units(months: list[datetime.date]) -> list[tuple[datetime.date, tuple[Level, ...]]]:
+    """Split the work of `months` into units of a month and some of its levels.
+
+    A unit of one month and every level computes the month's pairs once. With
+    fewer months than workers, each month is split in two, so that every
+    worker has work at the cost of computing the pairs twice. The account
+    level costs about as much as the other two together.
+    """
+    if len(months) >= WORKERS:
+        return [(month, tuple(Level)) for month in months]
+    halves = ((Level.ACCOUNT,), (Level.PARENT, Level.SUBSCRIPTION))
+    return [(month, levels) for month in months for levels in halves]
+
+
+def _worker(parameters: dict, snapshot: str, work: queue.Queue, analyze: bool, outcomes: list) -> None:
+    """Compute units from `work` in a transaction on `snapshot` until none is left, then commit.
+
+    `analyze` gathers statistics on the work tables, which pays off over many months.
+    """
     blocks: list[CustomerBlock] = []
     tam_totals: list[tuple] = []
     failure = None
@@ -437,21 +454,21 @@ def _worker(parameters: dict, snapshot: str, work: queue.Queue, outcomes: list) 
                 cursor.execute(statement)
             for create_sql in _WORK_TABLES.values():
                 cursor.execute(create_sql)
-            cursor.execute(f"ANALYZE {_KEYS_TABLE}")
+            if analyze:
+                cursor.execute(f"ANALYZE {_KEYS_TABLE}")
             customer_sql = _customer_sql(explicit_ids=True)
             pairs_sql = _PAIRS_SQL.format(sum="tamarind_sum")
             tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
-            first_month = True
             while True:
                 try:
-                    month = work.get_nowait()
+                    month, levels = work.get_nowait()
                 except queue.Empty:
                     break
-                pairs = _fill_pairs(cursor, pairs_sql, month, analyze=first_month)
-                first_month = False
+                pairs = _fill_pairs(cursor, pairs_sql, month, analyze=analyze)
+                analyze = False
                 # No level has more customers than pairs.
-                before_first = _take_customer_ids(cursor, pairs * len(Level))
-                for level in Level:
+                before_first = _take_customer_ids(cursor, pairs * len(levels))
+                for level in levels:
                     cursor.execute(customer_sql[level], [before_first, month, level.value])
                     if cursor.rowcount > 0:
                         block = CustomerBlock(

@@ -127,6 +127,22 @@ def test_workers_match_one_connection(history, worker_runs, monkeypatch):
     assert on_workers == on_one_connection
 
 
+def test_one_month_splits_its_levels(history, worker_runs, monkeypatch):
+    monkeypatch.setattr(engine, "WORKERS", 1)
+    recompute_retention()
+    on_one_connection = stored_figures()
+    monkeypatch.setattr(engine, "WORKERS", 2)
+    units = []
+    work_units = engine._work_units
+    monkeypatch.setattr(engine, "_work_units", lambda months: units.extend(work_units(months)) or units)
+
+    recompute_retention([LAST_MONTH])
+
+    assert worker_runs == [[LAST_MONTH]]
+    assert units == [(LAST_MONTH, (Level.ACCOUNT,)), (LAST_MONTH, (Level.PARENT, Level.SUBSCRIPTION))]
+    assert stored_figures() == on_one_connection
+
+
 def test_blocks_list_their_own_rows(history, worker_runs):
     recompute_retention()
 
