@@ -66,11 +66,18 @@ class StagingTable:
             self._flush()
 
     def close_loading(self) -> None:
-        """Write the last batch and build the indexes the checks need."""
+        """Write the last batch, build the indexes the checks need and gather the table's statistics.
+
+        On PostgreSQL autovacuum never analyzes a temporary table. Without statistics the
+        planner took a staged id to match about 1,200 rows, and an update of
+        240,000 accounts built a hash of every account once per row.
+        """
         self._flush()
         with connection.cursor() as cursor:
             for column in self.indexes:
                 cursor.execute(f"CREATE INDEX {self.name}_{column}_idx ON {self.name} ({column})")
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {self.name}")
 
     def _flush(self) -> None:
         if not self._batch:
