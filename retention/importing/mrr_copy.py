@@ -59,11 +59,10 @@ LOAD_TABLE_PREFIX = "tamarind_load_"
 # DuckDB's month files and spilled data go to a folder of each import's own under this one.
 WORK_FOLDERS = os.path.join(tempfile.gettempdir(), "tamarind-import")
 LOADERS = 2
-# DuckDB's memory for the import, in MB. Beyond it, DuckDB spills to the work folder.
-DUCKDB_MEMORY_MB = 256
-# DuckDB keeps the rows of a file up to this size in memory, and in a database file beyond it. In memory
-# the rows took about twice the file's size on generated files, so about 2/5 of the limit stays free.
-IN_MEMORY_FILE_BYTES = DUCKDB_MEMORY_MB * 1024 * 1024 * 3 // 10
+# DuckDB's memory for the import, in MB. Beyond it, DuckDB moves data to files in the work folder. On
+# generated files its table of rows took about twice the file's size, so a file of up to about 160 MB
+# stays in memory.
+DUCKDB_MEMORY_MB = 320
 # Product and ids have the same length limit in the field parsers.
 MAX_TEXT_LENGTH = MAX_ID_LENGTH
 
@@ -152,7 +151,7 @@ def import_plain_mrr(
         os.makedirs(WORK_FOLDERS, exist_ok=True)
         # The folder's name starts with the process id, so a later import can see whether its owner has ended.
         folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
-        duck = stack.enter_context(_duckdb(folder, os.path.getsize(path)))
+        duck = stack.enter_context(_duckdb(folder))
         data_rows = _read(duck, path, layout, folder, import_run_id)
         if data_rows is None:
             return None
@@ -299,16 +298,10 @@ def _drop_load_tables(prefix: str) -> None:
 
 
 @contextlib.contextmanager
-def _duckdb(folder: str, file_bytes: int):
-    """Open DuckDB for a file of `file_bytes`: in memory up to IN_MEMORY_FILE_BYTES, else on disk.
-
-    A database file keeps its tables compressed, so the rows of a large file
-    fit the memory limit instead of spilling, at the cost of compressing them.
-    """
-    on_disk = file_bytes > IN_MEMORY_FILE_BYTES
-    duck = duckdb.connect(os.path.join(folder, "import.duckdb") if on_disk else ":memory:")
+def _duckdb(folder: str):
+    """Open an in-memory DuckDB that moves data beyond DUCKDB_MEMORY_MB to files in `folder`."""
+    duck = duckdb.connect(":memory:")
     try:
-        # Beyond the limit, DuckDB moves data to files in the work folder.
         duck.execute(f"SET temp_directory = '{folder}'")
         duck.execute(f"SET memory_limit = '{DUCKDB_MEMORY_MB}MB'")
         duck.execute(f"SET threads = {max(os.cpu_count() or 1, 1)}")

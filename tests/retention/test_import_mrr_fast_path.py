@@ -5,7 +5,6 @@ fast path turned off, and both must store the same lines and return the same
 summary. Each invalid file must give the same error list both ways.
 """
 
-import duckdb
 import pytest
 from django.db import connection
 
@@ -136,24 +135,6 @@ def test_fast_path_stores_what_row_by_row_stores(tmp_path, accounts, monkeypatch
     assert without_marker(chosen) == without_marker(row_by_row)
     assert chosen["fast_path"] is (connection.vendor == "postgresql")
     assert row_by_row["fast_path"] is False
-
-
-@pytest.mark.parametrize("name", ["comma", "mapped_columns_and_extra_column", "duplicates_add_up", "padded_fields"])
-def test_on_disk_duckdb_matches_row_by_row(tmp_path, accounts, monkeypatch, name):
-    monkeypatch.setattr("retention.importing.mrr_copy.IN_MEMORY_FILE_BYTES", 0)
-    opened = []
-    real_connect = duckdb.connect
-    monkeypatch.setattr(duckdb, "connect", lambda target, *rest: opened.append(target) or real_connect(target, *rest))
-    text, file_options, import_options = VALID_FILES[name]
-    path = write_csv(tmp_path / f"{name}.csv", text, **file_options)
-
-    (chosen, chosen_data), (row_by_row, row_by_row_data) = import_both_ways(monkeypatch, path, **import_options)
-
-    assert chosen_data == row_by_row_data
-    assert without_marker(chosen) == without_marker(row_by_row)
-    if connection.vendor == "postgresql":
-        assert chosen["fast_path"] is True
-        assert [target.endswith("import.duckdb") for target in opened] == [True]
 
 
 def test_padded_fields_stored_trimmed(tmp_path, accounts):
@@ -345,15 +326,8 @@ DISTINCT_INVALID_FILES = {
 }
 
 
-@pytest.fixture(params=["in_memory", "on_disk"])
-def duckdb_storage(request, monkeypatch):
-    if request.param == "on_disk":
-        monkeypatch.setattr("retention.importing.mrr_copy.IN_MEMORY_FILE_BYTES", 0)
-    return request.param
-
-
 @pytest.mark.parametrize("name", list(DISTINCT_VALID_FILES))
-def test_distinct_value_checks_accept_valid_file(tmp_path, accounts, monkeypatch, duckdb_storage, name):
+def test_distinct_value_checks_accept_valid_file(tmp_path, accounts, monkeypatch, name):
     path = write_csv(tmp_path / f"{name}.csv", DISTINCT_VALID_FILES[name])
 
     (chosen, chosen_data), (row_by_row, row_by_row_data) = import_both_ways(monkeypatch, path)
@@ -364,7 +338,7 @@ def test_distinct_value_checks_accept_valid_file(tmp_path, accounts, monkeypatch
 
 
 @pytest.mark.parametrize("name", list(DISTINCT_INVALID_FILES))
-def test_distinct_value_checks_reject_like_row_by_row(tmp_path, accounts, monkeypatch, duckdb_storage, name):
+def test_distinct_value_checks_reject_like_row_by_row(tmp_path, accounts, monkeypatch, name):
     path = write_csv(tmp_path / f"{name}.csv", DISTINCT_INVALID_FILES[name])
 
     chosen, row_by_row = rejections_both_ways(monkeypatch, path)
