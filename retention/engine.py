@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import DatabaseError, connection
@@ -53,15 +54,17 @@ _PAIRS_TABLE = "tamarind_work_pairs"
 # The tables a recomputation replaces for the months it computes, besides the customer rows.
 _TOTAL_MODELS = (CustomerBlock, TamTotal, RetentionResult, ReasonTotal)
 
+# The query of the work table of keys.
+_KEYS_SQL = """
+SELECT sub.id AS subscription_id, acc.id AS account_id, top.id AS parent_id,
+       acc.tam_id AS account_tam_id, top.tam_id AS parent_tam_id,
+       CASE WHEN top.segment = '' THEN 'none' ELSE top.segment END AS segment
+FROM accounts_subscription sub
+JOIN accounts_account acc ON acc.id = sub.account_id
+JOIN accounts_account top ON top.id = COALESCE(acc.ultimate_parent_id, acc.id)"""
+
 _WORK_TABLES = {
-    _KEYS_TABLE: f"""
-        CREATE TEMPORARY TABLE {_KEYS_TABLE} AS
-        SELECT sub.id AS subscription_id, acc.id AS account_id, top.id AS parent_id,
-               acc.tam_id AS account_tam_id, top.tam_id AS parent_tam_id,
-               CASE WHEN top.segment = '' THEN 'none' ELSE top.segment END AS segment
-        FROM accounts_subscription sub
-        JOIN accounts_account acc ON acc.id = sub.account_id
-        JOIN accounts_account top ON top.id = COALESCE(acc.ultimate_parent_id, acc.id)""",
+    _KEYS_TABLE: f"CREATE TEMPORARY TABLE {_KEYS_TABLE} AS {_KEYS_SQL}",
     _PAIRS_TABLE: f"""
         CREATE TEMPORARY TABLE {_PAIRS_TABLE} (
             subscription_id bigint, account_id bigint, parent_id bigint,
@@ -70,25 +73,31 @@ _WORK_TABLES = {
         )""",
 }
 
-# The lines of M-12 and M, summed per subscription and product. Every level
-# adds up these rows, so the lines are read once per month. {sum} adds up
-# 64-bit integers (see _sum_function).
+# The lines of M-12 and M, summed per subscription and product, with the
+# subscription's keys. Every level adds up these rows, so the lines are read
+# once per month. {keys} is the work table of keys, or its query in a run of
+# one month, which reads the keys once. {sum} adds up 64-bit integers (see
+# _sum_function).
 _PAIRS_SQL = f"""
 INSERT INTO {_PAIRS_TABLE} (
     subscription_id, account_id, parent_id, account_tam_id, parent_tam_id, segment, product, a, b, ra, rb, sa, sb
 )
-SELECT line.subscription_id, MIN(k.account_id), MIN(k.parent_id), MIN(k.account_tam_id), MIN(k.parent_tam_id),
-       MIN(k.segment), line.product,
-       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s), 0),
-       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s), 0),
-       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0),
-       COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0),
-       COALESCE({{sum}}(line.quantity) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0),
-       COALESCE({{sum}}(line.quantity) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0)
-FROM retention_mrrline line
-JOIN {_KEYS_TABLE} k ON k.subscription_id = line.subscription_id
-WHERE line.month IN (%s, %s)
-GROUP BY line.subscription_id, line.product
+SELECT per_product.subscription_id, k.account_id, k.parent_id, k.account_tam_id, k.parent_tam_id, k.segment,
+       per_product.product, per_product.a, per_product.b, per_product.ra, per_product.rb,
+       per_product.sa, per_product.sb
+FROM (
+    SELECT line.subscription_id, line.product,
+           COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s), 0) AS a,
+           COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s), 0) AS b,
+           COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0) AS ra,
+           COALESCE({{sum}}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0) AS rb,
+           COALESCE({{sum}}(line.quantity) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0) AS sa,
+           COALESCE({{sum}}(line.quantity) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0) AS sb
+    FROM retention_mrrline line
+    WHERE line.month IN (%s, %s)
+    GROUP BY line.subscription_id, line.product
+) per_product
+JOIN {{keys}} k ON k.subscription_id = per_product.subscription_id
 """
 
 # The pairs of each level's customer, per product: the customer's account,
@@ -194,7 +203,7 @@ GROUP BY month, level, segment
 # The settings of a recomputation's transaction on PostgreSQL; see _work_tables.
 _POSTGRESQL_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
 
-# Connections that compute months side by side in a run of many months on PostgreSQL.
+# Connections that compute the months of a run side by side on PostgreSQL.
 WORKERS = min(os.cpu_count() or 1, 4)
 
 # Arbitrary constant key of the advisory lock under which a worker takes a range of customer ids.
@@ -300,15 +309,17 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime, use_wo
     """Replace the stored customers, reason totals and results of `months`."""
     if not months:
         return
-    _delete_results(months)
+    baselines = {month: add_months(month, -12) for month in months}
     with connection.cursor() as cursor:
-        with_lines = _months_with_lines(cursor)
+        with_lines = _months_with_lines(cursor, sorted(set(baselines.values())))
     # Without lines in M-12 no customer is in the cohort at any level, and the month's results are zeros.
-    with_cohort = [month for month in months if add_months(month, -12) in with_lines]
+    with_cohort = [month for month in months if baselines[month] in with_lines]
     # PostgreSQL exports the snapshot that workers read only from a transaction, not from a savepoint.
     if use_workers and with_cohort and not connection.savepoint_ids:
-        blocks = _compute_on_workers(with_cohort)
+        # This connection deletes the old results while the workers compute the new ones.
+        blocks = _compute_on_workers(with_cohort, lambda: _delete_results(months))
     else:
+        _delete_results(months)
         blocks = _compute_here(with_cohort)
     CustomerBlock.objects.bulk_create(blocks)
 
@@ -348,13 +359,14 @@ def _customer_sql(*, explicit_ids: bool) -> dict[Level, str]:
 
 def _compute_here(months: list[datetime.date]) -> list[CustomerBlock]:
     """Store the customers and owner totals of `months` on this connection and return their blocks."""
+    many_months = len(months) > 1
     # Statistics on the work tables cost more than they save in a run of one month.
-    analyze = connection.vendor == "postgresql" and len(months) > 1
+    analyze = connection.vendor == "postgresql" and many_months
     customer_sql = _customer_sql(explicit_ids=False)
     tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function())
-    pairs_sql = _PAIRS_SQL.format(sum=_sum_function())
+    pairs_sql = _pairs_sql(keys_table=many_months)
     blocks = []
-    with connection.cursor() as cursor, _work_tables(cursor, analyze):
+    with connection.cursor() as cursor, _work_tables(cursor, keys_table=many_months, analyze=analyze):
         last_id = _last_customer_id(cursor)
         for index, month in enumerate(months):
             _fill_pairs(cursor, pairs_sql, month, analyze=analyze and index == 0)
@@ -366,6 +378,11 @@ def _compute_here(months: list[datetime.date]) -> list[CustomerBlock]:
                     blocks.append(block)
                     cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
     return blocks
+
+
+def _pairs_sql(*, keys_table: bool) -> str:
+    """Return the statement that fills the work table of pairs, reading the keys from their work table or not."""
+    return _PAIRS_SQL.format(sum=_sum_function(), keys=_KEYS_TABLE if keys_table else f"({_KEYS_SQL})")
 
 
 def _fill_pairs(cursor, pairs_sql: str, month: datetime.date, *, analyze: bool) -> int:
@@ -382,7 +399,7 @@ def _fill_pairs(cursor, pairs_sql: str, month: datetime.date, *, analyze: bool) 
     return count
 
 
-def _compute_on_workers(months: list[datetime.date]) -> list[CustomerBlock]:
+def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None]) -> list[CustomerBlock]:
     """Store the customers and owner totals of `months` with WORKERS connections and return their blocks.
 
     Each worker reads the snapshot of this transaction, so every worker sees
@@ -391,7 +408,8 @@ def _compute_on_workers(months: list[datetime.date]) -> list[CustomerBlock]:
     pages read customers through blocks only. The owner totals come back to
     this connection, which stores them with the blocks. Each worker records
     its ranges of ids with its rows, so that the next run deletes the rows of
-    a run that failed after a worker committed.
+    a run that failed after a worker committed. This connection runs
+    `meanwhile` while the workers compute.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_export_snapshot()")
@@ -407,8 +425,11 @@ def _compute_on_workers(months: list[datetime.date]) -> list[CustomerBlock]:
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        meanwhile()
+    finally:
+        for thread in threads:
+            thread.join()
     failures = [failure for _, _, failure in outcomes if failure is not None]
     if failures:
         raise failures[0]
@@ -428,7 +449,7 @@ def _work_units(months: list[datetime.date]) -> list[tuple[datetime.date, tuple[
     A unit of one month and every level computes the month's pairs once. With
     fewer months than workers, each month is split in two, so that every
     worker has work at the cost of computing the pairs twice. The account
-    level costs about as much as the other two together.
+    level is the costliest of the three, so it goes alone.
     """
     if len(months) >= WORKERS:
         return [(month, tuple(Level)) for month in months]
@@ -436,10 +457,11 @@ def _work_units(months: list[datetime.date]) -> list[tuple[datetime.date, tuple[
     return [(month, levels) for month in months for levels in halves]
 
 
-def _worker(parameters: dict, snapshot: str, work: queue.Queue, analyze: bool, outcomes: list) -> None:
+def _worker(parameters: dict, snapshot: str, work: queue.Queue, many_months: bool, outcomes: list) -> None:
     """Compute units from `work` in a transaction on `snapshot` until none is left, then commit.
 
-    `analyze` gathers statistics on the work tables, which pays off over many months.
+    In a run of `many_months` the keys go to a work table and the work
+    tables get statistics, which pays off over many months.
     """
     blocks: list[CustomerBlock] = []
     tam_totals: list[tuple] = []
@@ -452,12 +474,14 @@ def _worker(parameters: dict, snapshot: str, work: queue.Queue, analyze: bool, o
             cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
             for statement in _POSTGRESQL_SETTINGS:
                 cursor.execute(statement)
-            for create_sql in _WORK_TABLES.values():
-                cursor.execute(create_sql)
-            if analyze:
+            for name, create_sql in _WORK_TABLES.items():
+                if name != _KEYS_TABLE or many_months:
+                    cursor.execute(create_sql)
+            if many_months:
                 cursor.execute(f"ANALYZE {_KEYS_TABLE}")
             customer_sql = _customer_sql(explicit_ids=True)
-            pairs_sql = _PAIRS_SQL.format(sum="tamarind_sum")
+            pairs_sql = _pairs_sql(keys_table=many_months)
+            analyze = many_months
             tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
             while True:
                 try:
@@ -542,31 +566,29 @@ def _last_customer_id(cursor) -> int:
     return cursor.fetchone()[0]
 
 
-# Each month that has lines, found by stepping through the unique index of
-# lines from one month to the next instead of reading every line.
-_MONTHS_WITH_LINES_SQL = """
-WITH RECURSIVE found (month) AS (
-    SELECT MIN(month) FROM retention_mrrline
-    UNION ALL
-    SELECT (SELECT MIN(line.month) FROM retention_mrrline line WHERE line.month > found.month)
-    FROM found WHERE found.month IS NOT NULL
-)
-SELECT month FROM found WHERE month IS NOT NULL
-"""
+# One test per month, so that PostgreSQL reads one partition's index for each.
+_MONTH_HAS_LINES_SQL = "SELECT %s WHERE EXISTS (SELECT 1 FROM retention_mrrline WHERE month = %s)"
 
 
-def _months_with_lines(cursor) -> set[datetime.date]:
-    cursor.execute(_MONTHS_WITH_LINES_SQL)
-    # SQLite returns the dates of a raw query as ISO text.
-    return {
-        month if isinstance(month, datetime.date) else datetime.date.fromisoformat(month)
-        for (month,) in cursor.fetchall()
-    }
+def _months_with_lines(cursor, months: list[datetime.date]) -> set[datetime.date]:
+    """Return the months among `months` that have lines."""
+    found = set()
+    for start in range(0, len(months), _TOTALS_BATCH):
+        batch = months[start : start + _TOTALS_BATCH]
+        cursor.execute(
+            " UNION ALL ".join([_MONTH_HAS_LINES_SQL] * len(batch)), [m for month in batch for m in (month, month)]
+        )
+        # SQLite returns the dates of a raw query as ISO text.
+        found |= {
+            month if isinstance(month, datetime.date) else datetime.date.fromisoformat(month)
+            for (month,) in cursor.fetchall()
+        }
+    return found
 
 
 @contextlib.contextmanager
-def _work_tables(cursor, analyze: bool):
-    """Create the work tables for one recomputation and drop them when it ends.
+def _work_tables(cursor, *, keys_table: bool, analyze: bool):
+    """Create the work tables for one recomputation, the table of keys only with `keys_table`, and drop them at the end.
 
     On PostgreSQL the run's sorts and hashes get more memory than the server's
     default before they spill to disk, and no statement is compiled with JIT,
@@ -578,6 +600,8 @@ def _work_tables(cursor, analyze: bool):
             cursor.execute(statement)
     _drop_work_tables(cursor)
     for name, create_sql in _WORK_TABLES.items():
+        if name == _KEYS_TABLE and not keys_table:
+            continue
         cursor.execute(create_sql)
         if analyze and connection.vendor == "postgresql" and name == _KEYS_TABLE:
             cursor.execute(f"ANALYZE {name}")

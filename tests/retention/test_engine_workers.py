@@ -59,9 +59,9 @@ def worker_runs(monkeypatch):
     runs = []
     on_workers = engine._compute_on_workers
 
-    def counted(months):
+    def counted(months, meanwhile):
         runs.append(months)
-        return on_workers(months)
+        return on_workers(months, meanwhile)
 
     monkeypatch.setattr(engine, "_compute_on_workers", counted)
     return runs
