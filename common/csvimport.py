@@ -349,12 +349,16 @@ def plain_header(path: str | os.PathLike, spec: ColumnSpec, mapping: Mapping[str
     return PlainCsv(delimiter, header, indexes, len(header_bytes), 0)
 
 
-def count_plain_rows(path: str | os.PathLike, layout: PlainCsv) -> int | None:
+def count_plain_rows(
+    path: str | os.PathLike, layout: PlainCsv, on_chunk: Callable[[int, int], None] | None = None
+) -> int | None:
     """Return the number of lines after the header, or None when the bytes after it are not plain.
 
     The bytes are scanned in chunks without splitting them into rows, and a
     last line without a line end counts. Return None too when the lines contain
     more or fewer delimiters in total than lines of the header's width would.
+    After each chunk `on_chunk` gets the line ends and the bytes of the file
+    scanned so far.
     """
     line_ends = 0
     delimiters = 0
@@ -371,6 +375,8 @@ def count_plain_rows(path: str | os.PathLike, layout: PlainCsv) -> int | None:
             line_ends += chunk.count(b"\n")
             delimiters += chunk.count(delimiter)
             last_byte = chunk[-1:]
+            if on_chunk is not None:
+                on_chunk(line_ends, raw.tell())
     rows = line_ends + (0 if last_byte == b"\n" else 1)
     # Without quotes every delimiter byte separates two fields. DuckDB 2.0 reads a row that ends in
     # extra empty fields, such as "a,b,c,," under a header of three names, as a row of three fields,

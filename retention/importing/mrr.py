@@ -73,6 +73,21 @@ STAGE_COLUMNS = [
 ]
 
 
+def _never_back(on_progress: ProgressCallback | None) -> ProgressCallback | None:
+    """Return a callback that passes on only the reports beyond the furthest one so far."""
+    if on_progress is None:
+        return None
+    furthest = -1
+
+    def report(rows_read: int, bytes_read: int, total_bytes: int) -> None:
+        nonlocal furthest
+        if rows_read > furthest:
+            furthest = rows_read
+            on_progress(rows_read, bytes_read, total_bytes)
+
+    return report
+
+
 def import_mrr(
     path: str | os.PathLike,
     *,
@@ -92,6 +107,9 @@ def import_mrr(
     the SQL cannot prove valid, is read row by row.
     """
     started = time.monotonic()
+    # The fast path may report the first half of the file and then give the file to the row-by-row
+    # import, which counts from the first row again.
+    on_progress = _never_back(on_progress)
     outcome = import_plain_mrr(path, MRR_COLUMNS, columns, import_run_id, on_progress)
     fast_path = outcome is not None
     if outcome is None:

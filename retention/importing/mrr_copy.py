@@ -152,7 +152,8 @@ def import_plain_mrr(
         # The folder's name starts with the process id, so a later import can see whether its owner has ended.
         folder = stack.enter_context(tempfile.TemporaryDirectory(dir=WORK_FOLDERS, prefix=f"{os.getpid()}-"))
         duck = stack.enter_context(_duckdb(folder))
-        data_rows = _read(duck, path, layout, folder, import_run_id)
+        scan = _ScanProgress(on_progress, os.path.getsize(path))
+        data_rows = _read(duck, path, layout, folder, import_run_id, scan)
         if data_rows is None:
             return None
         plan = _check(duck, dataclasses.replace(layout, data_rows=data_rows), folder, import_run_id)
@@ -162,7 +163,7 @@ def import_plain_mrr(
             return Outcome(0, [], {"lines_stored": 0, "subscriptions_created": 0})
         stack.callback(_drop_load_tables, LOAD_TABLE_PREFIX)
         try:
-            plan, counts = _store(duck, plan, path, folder, import_run_id, on_progress)
+            plan, counts = _store(duck, plan, path, folder, import_run_id, on_progress, scan.reported)
         except StoredDataChanged:
             logger.info("import run %s: another import stored one of the file's new subscriptions", import_run_id)
             return None
@@ -182,15 +183,35 @@ class Plan:
     month_files: dict[datetime.date, list[str]] = dataclasses.field(default_factory=dict)
 
 
-def _read(duck, path, layout: PlainCsv, folder: str, import_run_id) -> int | None:
+class _ScanProgress:
+    """Reports the scan of the file's bytes as the first half of the import's progress.
+
+    Loading the months makes the second half (see `_Progress`). Reports come
+    every PROGRESS_EVERY rows, as `CsvFile` sends them.
+    """
+
+    def __init__(self, on_progress: ProgressCallback | None, total_bytes: int):
+        self.on_progress = on_progress
+        self.total_bytes = total_bytes
+        self.reported = 0
+
+    def scanned(self, line_ends: int, bytes_scanned: int) -> None:
+        rows = line_ends // 2
+        if self.on_progress is None or rows < self.reported + PROGRESS_EVERY:
+            return
+        self.on_progress(rows, bytes_scanned // 2, self.total_bytes)
+        self.reported = rows
+
+
+def _read(duck, path, layout: PlainCsv, folder: str, import_run_id, scan: _ScanProgress) -> int | None:
     """Read the file into DuckDB and return its number of data rows, or None when it needs the row-by-row import.
 
     DuckDB reads the file on its own threads while this thread scans the
-    file's bytes and exports the stored ids.
+    file's bytes, reports the scan through `scan` and exports the stored ids.
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         loaded = pool.submit(_load_rows, duck, path, layout, import_run_id)
-        data_rows = count_plain_rows(path, layout)
+        data_rows = count_plain_rows(path, layout, scan.scanned)
         if data_rows is not None:
             _export_stored_ids(folder)
         read = loaded.result()
@@ -203,16 +224,16 @@ def _read(duck, path, layout: PlainCsv, folder: str, import_run_id) -> int | Non
     return data_rows if read else None
 
 
-def _store(duck, plan: Plan, path, folder: str, import_run_id, on_progress) -> tuple[Plan, dict]:
+def _store(duck, plan: Plan, path, folder: str, import_run_id, on_progress, reported: int) -> tuple[Plan, dict]:
     """Load the month tables, store the new subscriptions and attach the tables in one transaction.
 
     The new subscriptions are stored while the loaders fill the month tables,
     in the transaction that later attaches these tables. Return the plan,
     a new one when repeated keys were added up, and the counts for the
-    summary.
+    summary. `reported` is the rows that progress reports already gave.
     """
     with transaction.atomic():
-        with _Loading(plan, path, on_progress) as loading:
+        with _Loading(plan, path, on_progress, reported) as loading:
             # The report lock comes first and stays until this transaction ends. Another writer that
             # holds it and stores one of the same subscriptions would otherwise wait for this
             # transaction while this one waits for the lock, and PostgreSQL would abort one of them.
@@ -612,8 +633,9 @@ class _Progress:
     """Counter of the months and lines loaded, which keeps the first failure.
 
     Progress is reported as `CsvFile` reports it, every PROGRESS_EVERY rows
-    and once at the end, with rows and bytes of the file in proportion to the
-    size of the month files loaded so far.
+    and once at the end. The scan of the file made the first half of the
+    rows; the second half grows with the size of the month files loaded so
+    far, and bytes of the file go with the rows.
     """
 
     def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None, reported: int):
@@ -644,7 +666,8 @@ class _Progress:
             self.failure = failure
 
     def _report_rows(self) -> None:
-        rows = self.plan.rows * self.size // self.total_size
+        scanned = self.plan.rows // 2
+        rows = scanned + (self.plan.rows - scanned) * self.size // self.total_size
         for rows_so_far in range(self.reported + PROGRESS_EVERY, rows + 1, PROGRESS_EVERY):
             self.on_progress(rows_so_far, self.total_bytes * rows_so_far // self.plan.rows, self.total_bytes)
             self.reported = rows_so_far

@@ -195,6 +195,48 @@ def test_progress_monotonic_across_reload(tmp_path, monkeypatch):
     assert reported[-1] == 8
 
 
+def test_progress_reports_scan_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
+    reported = []
+    reports_before_loading = []
+    load_table = mrr_copy._load_table
+
+    def note_reports_then_load(*arguments):
+        if not reports_before_loading:
+            reports_before_loading.append(len(reported))
+        return load_table(*arguments)
+
+    monkeypatch.setattr(mrr_copy, "_load_table", note_reports_then_load)
+    path = write_csv(
+        tmp_path / "m.csv", HEADER + "".join(f"2024-06,ACC-1,SUB-{i},Premium,1,1.00,recurring\n" for i in range(10))
+    )
+
+    summary = import_mrr(path, on_progress=lambda *report: reported.append(report))
+
+    assert summary["fast_path"] is True
+    size = os.path.getsize(path)
+    scanned = reported[: reports_before_loading[0]]
+    assert [rows for rows, _, _ in scanned] == [5]
+    assert scanned[0][1] <= size // 2
+    assert [rows for rows, _, _ in reported] == sorted({rows for rows, _, _ in reported})
+    assert reported[-1] == (10, size, size)
+
+
+def test_progress_never_back_after_fallback(tmp_path, monkeypatch):
+    monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr("common.csvimport.PROGRESS_EVERY", 1)
+    # A product that starts with a letter outside ASCII is left to the row-by-row checks.
+    rows = "".join(f"2024-06,ACC-1,SUB-{i},\u00c9lite,1,1.00,recurring\n" for i in range(10))
+    reported = []
+
+    summary = import_mrr(
+        write_csv(tmp_path / "m.csv", HEADER + rows), on_progress=lambda *report: reported.append(report)
+    )
+
+    assert summary["fast_path"] is False
+    assert [count for count, _, _ in reported] == [5, 6, 7, 8, 9, 10]
+
+
 def wait_for_a_lock_wait(timeout=10.0):
     """Wait until another session of the test database waits for a lock."""
     deadline = time.monotonic() + timeout
