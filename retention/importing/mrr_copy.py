@@ -196,10 +196,11 @@ class _ScanProgress:
         self.reported = 0
 
     def scanned(self, line_ends: int, bytes_scanned: int) -> None:
-        rows = line_ends // 2
-        if self.on_progress is None or rows < self.reported + PROGRESS_EVERY:
+        rows = line_ends // 2 // PROGRESS_EVERY * PROGRESS_EVERY
+        if self.on_progress is None or rows <= self.reported:
             return
-        self.on_progress(rows, bytes_scanned // 2, self.total_bytes)
+        # The bytes reported are the same share of the bytes scanned as the rows of the lines scanned.
+        self.on_progress(rows, bytes_scanned * rows // line_ends, self.total_bytes)
         self.reported = rows
 
 
