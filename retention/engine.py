@@ -432,7 +432,10 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
             thread.join()
     failures = [failure for _, _, failure in outcomes if failure is not None]
     if failures:
-        raise failures[0]
+        # Workers use raw psycopg connections, so their errors are psycopg's. Raise them as Django's errors,
+        # as this connection does, so that the tasks retry a lost connection.
+        with connection.wrap_database_errors:
+            raise failures[0]
     # The blocks that list the workers' rows commit with this deletion.
     UnlistedCustomerRange.objects.all().delete()
     with connection.cursor() as cursor:

@@ -21,6 +21,7 @@ from retention.models import (
 )
 from retention.reason_selectors import visible_customer
 from retention.synthetic import generate
+from retention.tasks import TRANSIENT_ERRORS
 from tests.conftest import IN_CI
 from tests.factories import UserFactory
 from tests.retention.builders import add_lines
@@ -185,6 +186,23 @@ def test_failed_worker_run_leaves_no_trace(history, monkeypatch):
     assert UnlistedCustomerRange.objects.count() == 0
     assert stored_figures() == before
     assert len(listed_customers()) == RetentionCustomer.objects.count()
+
+
+def test_lost_worker_connection_is_transient_error(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    fill_pairs = engine._fill_pairs
+
+    def lose_connection_on_one_month(cursor, pairs_sql, month, *, analyze):
+        if month == LAST_MONTH:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return fill_pairs(cursor, pairs_sql, month, analyze=analyze)
+
+    monkeypatch.setattr(engine, "_fill_pairs", lose_connection_on_one_month)
+    with pytest.raises(TRANSIENT_ERRORS, match="terminating connection"):
+        recompute_retention()
+
+    assert stored_figures() == before
 
 
 def test_run_in_transaction_reads_own_writes(worker_runs):
