@@ -205,6 +205,57 @@ def test_lost_worker_connection_is_transient_error(history, monkeypatch):
     assert stored_figures() == before
 
 
+def commit_stray_customer_row() -> int:
+    """Commit a copy of a customer row and its range on another connection, as a worker of a dead run does."""
+    database = connection.get_new_connection(connection.get_connection_params())
+    database.autocommit = True
+    try:
+        row_id = database.execute(
+            """
+            INSERT INTO retention_retentioncustomer (
+                id, month, level, account_id, subscription_id, segment, tam_id, a, b, c,
+                recurring_a, recurring_b, seats_a, seats_b, reason, reason_amount
+            )
+            SELECT nextval(pg_get_serial_sequence('retention_retentioncustomer', 'id')), month, level, account_id,
+                   subscription_id, segment, tam_id, a, b, c, recurring_a, recurring_b, seats_a, seats_b, reason,
+                   reason_amount
+            FROM retention_retentioncustomer ORDER BY id LIMIT 1
+            RETURNING id
+            """
+        ).fetchone()[0]
+        database.execute(
+            "INSERT INTO retention_unlistedcustomerrange (first_id, last_id) VALUES (%s, %s)", [row_id, row_id]
+        )
+    finally:
+        database.close()
+    return row_id
+
+
+def test_late_rows_of_dead_run_deleted(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    stray_ids = []
+    on_workers = engine._compute_on_workers
+
+    def dead_run_commits_meanwhile(months, meanwhile):
+        # The workers of a run that lost its own connection go on, and commit while this run computes.
+        def commit_then_delete():
+            stray_ids.append(commit_stray_customer_row())
+            meanwhile()
+
+        return on_workers(months, commit_then_delete)
+
+    monkeypatch.setattr(engine, "_compute_on_workers", dead_run_commits_meanwhile)
+    recompute_retention()
+    monkeypatch.setattr(engine, "_compute_on_workers", on_workers)
+    recompute_retention()
+
+    assert len(stray_ids) == 1
+    assert not RetentionCustomer.objects.filter(pk=stray_ids[0]).exists()
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
 def test_run_in_transaction_reads_own_writes(worker_runs):
     with transaction.atomic():
         add_lines(
