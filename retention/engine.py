@@ -432,15 +432,20 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
             thread.join()
     failures = [failure for _, _, failure in outcomes if failure is not None]
     if failures:
-        raise failures[0]
-    # The blocks that list the workers' rows commit with this deletion.
-    UnlistedCustomerRange.objects.all().delete()
+        # Workers use raw psycopg connections, so their errors are psycopg's. Raise them as Django's errors,
+        # as this connection does, so that the tasks retry a lost connection.
+        with connection.wrap_database_errors:
+            raise failures[0]
+    blocks = sorted((block for blocks, _, _ in outcomes for block in blocks), key=lambda block: block.first_id)
+    # The blocks that list the workers' rows commit with this deletion. Only this run's ranges are deleted,
+    # because the workers of a run that lost its own connection may still commit theirs.
+    UnlistedCustomerRange.objects.filter(first_id__in=[block.first_id for block in blocks]).delete()
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY retention_tamtotal ({_TAM_TOTAL_COLUMNS}) FROM STDIN") as copy:
             for _, tam_totals, _ in outcomes:
                 for row in tam_totals:
                     copy.write_row(row)
-    return sorted((block for blocks, _, _ in outcomes for block in blocks), key=lambda block: block.first_id)
+    return blocks
 
 
 def _work_units(months: list[datetime.date]) -> list[tuple[datetime.date, tuple[Level, ...]]]:
@@ -538,14 +543,16 @@ def _take_customer_ids(cursor, count: int) -> int:
 
 def _delete_unlisted_customers() -> None:
     """Delete the customer rows of runs that failed after their workers committed, and their ranges."""
-    ranges = [Q(pk__range=bounds) for bounds in UnlistedCustomerRange.objects.values_list("first_id", "last_id")]
+    # Only the ranges read here are deleted, so a range committed meanwhile keeps its rows until the next run.
+    found = list(UnlistedCustomerRange.objects.values_list("pk", "first_id", "last_id"))
+    ranges = [Q(pk__range=(first_id, last_id)) for _, first_id, last_id in found]
     for start in range(0, len(ranges), _RANGES_BATCH):
         condition = Q()
         for id_range in ranges[start : start + _RANGES_BATCH]:
             condition |= id_range
         RetentionCustomer.objects.filter(condition).delete()
-    if ranges:
-        UnlistedCustomerRange.objects.all().delete()
+    if found:
+        UnlistedCustomerRange.objects.filter(pk__in=[pk for pk, _, _ in found]).delete()
 
 
 def _delete_results(months: list[datetime.date]) -> None:

@@ -21,6 +21,7 @@ from retention.models import (
 )
 from retention.reason_selectors import visible_customer
 from retention.synthetic import generate
+from retention.tasks import TRANSIENT_ERRORS
 from tests.conftest import IN_CI
 from tests.factories import UserFactory
 from tests.retention.builders import add_lines
@@ -185,6 +186,74 @@ def test_failed_worker_run_leaves_no_trace(history, monkeypatch):
     assert UnlistedCustomerRange.objects.count() == 0
     assert stored_figures() == before
     assert len(listed_customers()) == RetentionCustomer.objects.count()
+
+
+def test_lost_worker_connection_is_transient_error(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    fill_pairs = engine._fill_pairs
+
+    def lose_connection_on_one_month(cursor, pairs_sql, month, *, analyze):
+        if month == LAST_MONTH:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return fill_pairs(cursor, pairs_sql, month, analyze=analyze)
+
+    monkeypatch.setattr(engine, "_fill_pairs", lose_connection_on_one_month)
+    with pytest.raises(TRANSIENT_ERRORS, match="terminating connection"):
+        recompute_retention()
+
+    assert stored_figures() == before
+
+
+def commit_stray_customer_row() -> int:
+    """Commit a copy of a customer row and its range on another connection, as a worker of a dead run does."""
+    database = connection.get_new_connection(connection.get_connection_params())
+    database.autocommit = True
+    try:
+        row_id = database.execute(
+            """
+            INSERT INTO retention_retentioncustomer (
+                id, month, level, account_id, subscription_id, segment, tam_id, a, b, c,
+                recurring_a, recurring_b, seats_a, seats_b, reason, reason_amount
+            )
+            SELECT nextval(pg_get_serial_sequence('retention_retentioncustomer', 'id')), month, level, account_id,
+                   subscription_id, segment, tam_id, a, b, c, recurring_a, recurring_b, seats_a, seats_b, reason,
+                   reason_amount
+            FROM retention_retentioncustomer ORDER BY id LIMIT 1
+            RETURNING id
+            """
+        ).fetchone()[0]
+        database.execute(
+            "INSERT INTO retention_unlistedcustomerrange (first_id, last_id) VALUES (%s, %s)", [row_id, row_id]
+        )
+    finally:
+        database.close()
+    return row_id
+
+
+def test_late_rows_of_dead_run_deleted(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    stray_ids = []
+    on_workers = engine._compute_on_workers
+
+    def dead_run_commits_meanwhile(months, meanwhile):
+        # The workers of a run that lost its own connection go on, and commit while this run computes.
+        def commit_then_delete():
+            stray_ids.append(commit_stray_customer_row())
+            meanwhile()
+
+        return on_workers(months, commit_then_delete)
+
+    monkeypatch.setattr(engine, "_compute_on_workers", dead_run_commits_meanwhile)
+    recompute_retention()
+    monkeypatch.setattr(engine, "_compute_on_workers", on_workers)
+    recompute_retention()
+
+    assert len(stray_ids) == 1
+    assert not RetentionCustomer.objects.filter(pk=stray_ids[0]).exists()
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
 
 
 def test_run_in_transaction_reads_own_writes(worker_runs):
