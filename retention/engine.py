@@ -419,8 +419,11 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
         work.put(unit)
     parameters = connection.get_connection_params()
     outcomes: list[tuple[list[CustomerBlock], list[tuple], BaseException | None]] = []
+    failed = threading.Event()
     threads = [
-        threading.Thread(target=_worker, args=(parameters, snapshot, work, len(months) > 1, outcomes), daemon=True)
+        threading.Thread(
+            target=_worker, args=(parameters, snapshot, work, len(months) > 1, failed, outcomes), daemon=True
+        )
         for _ in range(min(WORKERS, work.qsize()))
     ]
     for thread in threads:
@@ -462,7 +465,9 @@ def _work_units(months: list[datetime.date]) -> list[tuple[datetime.date, tuple[
     return [(month, levels) for month in months for levels in halves]
 
 
-def _worker(parameters: dict, snapshot: str, work: queue.Queue, many_months: bool, outcomes: list) -> None:
+def _worker(
+    parameters: dict, snapshot: str, work: queue.Queue, many_months: bool, failed: threading.Event, outcomes: list
+) -> None:
     """Compute units from `work` in a transaction on `snapshot` until none is left, then commit.
 
     In a run of `many_months` the keys go to a work table and the work
@@ -488,7 +493,8 @@ def _worker(parameters: dict, snapshot: str, work: queue.Queue, many_months: boo
             pairs_sql = _pairs_sql(keys_table=many_months)
             analyze = many_months
             tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
-            while True:
+            # Once a worker has failed the run fails too, so the others take no further month.
+            while not failed.is_set():
                 try:
                     month, levels = work.get_nowait()
                 except queue.Empty:
@@ -515,9 +521,13 @@ def _worker(parameters: dict, snapshot: str, work: queue.Queue, many_months: boo
                     "INSERT INTO retention_unlistedcustomerrange (first_id, last_id) VALUES (%s, %s)",
                     [(block.first_id, block.last_id) for block in blocks],
                 )
-        database.commit()
+        if failed.is_set():
+            database.rollback()
+        else:
+            database.commit()
     except BaseException as error:  # raised by the run's own thread once every worker has ended
         failure = error
+        failed.set()
     finally:
         if database is not None:
             database.close()

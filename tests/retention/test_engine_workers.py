@@ -135,7 +135,12 @@ def test_one_month_splits_its_levels(history, worker_runs, monkeypatch):
     monkeypatch.setattr(engine, "WORKERS", 2)
     units = []
     work_units = engine._work_units
-    monkeypatch.setattr(engine, "_work_units", lambda months: units.extend(work_units(months)) or units)
+
+    def recorded_work_units(months):
+        units.extend(work_units(months))
+        return units
+
+    monkeypatch.setattr(engine, "_work_units", recorded_work_units)
 
     recompute_retention([LAST_MONTH])
 
@@ -155,34 +160,45 @@ def test_blocks_list_their_own_rows(history, worker_runs):
     assert UnlistedCustomerRange.objects.count() == 0
 
 
-def test_failed_worker_run_leaves_no_trace(history, monkeypatch):
+def test_failed_worker_stops_the_others(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
-    failing_month = LAST_MONTH
     fill_pairs = engine._fill_pairs
+    months_taken = []
 
-    def fail_on_one_month(cursor, pairs_sql, month, *, analyze):
-        if month == failing_month:
+    def fail_on_first_month(cursor, pairs_sql, month, *, analyze):
+        months_taken.append(month)
+        if month == datetime.date(2025, 1, 1):
             raise RuntimeError("worker stopped")
         return fill_pairs(cursor, pairs_sql, month, analyze=analyze)
 
-    monkeypatch.setattr(engine, "_fill_pairs", fail_on_one_month)
+    monkeypatch.setattr(engine, "_fill_pairs", fail_on_first_month)
     with pytest.raises(RuntimeError, match="worker stopped"):
         recompute_retention()
 
-    # The other worker committed its rows, which no block lists and no page shows.
-    unlisted = RetentionCustomer.objects.exclude(pk__in=listed_ids)
-    assert unlisted.exists()
-    assert UnlistedCustomerRange.objects.exists()
+    # The other worker finished the month it had and rolled it back.
+    assert len(months_taken) < 6
+    assert set(RetentionCustomer.objects.values_list("pk", flat=True)) == listed_ids
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
+def test_unlisted_rows_hidden_then_deleted(history):
+    recompute_retention()
+    before = stored_figures()
+    listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
+
+    stray_id = commit_stray_customer_row()
+
     manager = UserFactory(username="manager", role=Role.MANAGER)
-    assert visible_customer(manager, unlisted.first().pk) is None
+    assert visible_customer(manager, stray_id) is None
     assert visible_customer(manager, min(listed_ids)) is not None
     assert stored_figures() == before
 
-    monkeypatch.setattr(engine, "_fill_pairs", fill_pairs)
     recompute_retention()
 
+    assert not RetentionCustomer.objects.filter(pk=stray_id).exists()
     assert UnlistedCustomerRange.objects.count() == 0
     assert stored_figures() == before
     assert len(listed_customers()) == RetentionCustomer.objects.count()
