@@ -188,9 +188,9 @@ class _ScanProgress:
 
     Loading the months makes the second half (see `_Progress`). Reports give
     a multiple of PROGRESS_EVERY rows, as `CsvFile` does, but come at most
-    once per tenth of the file: each report stores the progress in its own
-    transaction, and one every 5,000 rows slowed an import of 1.1 million
-    rows by about a tenth.
+    once per tenth of the file. An import run stores each report, and one
+    report every 5,000 rows slowed an import of 1.1 million rows by about a
+    tenth.
     """
 
     def __init__(self, on_progress: ProgressCallback | None, total_bytes: int):
