@@ -2,6 +2,7 @@
 (function () {
   const bar = document.getElementById("import-progress");
   const rows = document.getElementById("import-rows");
+  const status = document.querySelector("#import-status [data-status]");
   if (!bar) {
     return;
   }
@@ -18,6 +19,11 @@
     bar.setAttribute("aria-valuenow", progress.percent);
     bar.firstElementChild.style.width = progress.percent + "%";
     rows.textContent = progress.rows_read;
+    // A run that was queued when the page loaded may have started since.
+    if (status && status.dataset.status !== progress.status) {
+      status.dataset.status = progress.status;
+      status.textContent = progress.status_label;
+    }
     window.setTimeout(poll, 1500);
   }
   window.setTimeout(poll, 1000);

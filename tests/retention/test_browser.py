@@ -1,14 +1,16 @@
-"""A manager reads retention in headless Chromium: log in, switch the level, open a month's customers."""
+"""Pages in headless Chromium: a manager reads retention, a CS admin follows an import.
 
 import os
 import re
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from accounts.models import Account, Segment
 from accounts.roles import Role
 from retention.engine import recompute_retention
+from retention.models import ImportKind, ImportRun, ImportStatus
 from tests.conftest import IN_CI, PASSWORD
 from tests.factories import UserFactory
 
@@ -96,4 +98,31 @@ def test_manager_drills_from_overview_to_customers(live_server, browser):
     assert "Initech" in customers
     assert page.locator("#total-customers").inner_text() == "3"
     assert page.locator("#total-gross").inner_text() == "73.7%"
+    assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_page_shows_run_starting(live_server, browser):
+    UserFactory(username="browser_admin", role=Role.CS_ADMIN)
+    run = ImportRun.objects.create(kind=ImportKind.MRR, file_name="m.csv", status=ImportStatus.QUEUED)
+    page = browser.new_page()
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "browser_admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}{reverse('retention:import_detail', args=[run.pk])}")
+    status = page.locator("#import-status [data-status]")
+    assert status.inner_text() == "Queued"
+
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.RUNNING, rows_read=5000, bytes_read=500, total_bytes=1000
+    )
+
+    from playwright.sync_api import expect
+
+    expect(page.locator("#import-rows")).to_have_text("5000")
+    assert status.inner_text() == "Running"
+    assert page.locator("#import-progress").get_attribute("aria-valuenow") == "50"
     assert script_errors == []
