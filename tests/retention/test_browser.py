@@ -1,4 +1,4 @@
-"""Pages in headless Chromium: a manager reads retention, a CS admin follows an import.
+"""Pages in headless Chromium: a manager reads retention, a CS admin follows an import."""
 
 import os
 import re
