@@ -233,7 +233,7 @@ def recompute_pending() -> int:
     Returns how many months were computed. A run that dies leaves the records,
     so the next run does the work again.
     """
-    workers_see_everything = _workers_see_everything()
+    use_workers = _workers_read_same_data()
     with report_lock():
         pending = list(PendingRecompute.objects.select_for_update().order_by("pk"))
         if not pending:
@@ -242,7 +242,7 @@ def recompute_pending() -> int:
             months = None
         else:
             months = sorted({parse_month(text) for record in pending for text in record.months})
-        count = _recompute_holding_lock(months, workers_see_everything)
+        count = _recompute_holding_lock(months, use_workers)
         PendingRecompute.objects.filter(pk__in=[record.pk for record in pending]).delete()
     return count
 
@@ -255,12 +255,12 @@ def recompute_retention(months: list[datetime.date] | None = None) -> int:
     is filled in. The whole run holds the report lock and is one transaction,
     so readers never see a mix of two runs.
     """
-    workers_see_everything = _workers_see_everything()
+    use_workers = _workers_read_same_data()
     with report_lock():
-        return _recompute_holding_lock(months, workers_see_everything)
+        return _recompute_holding_lock(months, use_workers)
 
 
-def _workers_see_everything() -> bool:
+def _workers_read_same_data() -> bool:
     """Return whether worker connections would read the same data as this one.
 
     Workers read committed data only. A run inside a transaction that the
@@ -402,7 +402,7 @@ def _fill_pairs(cursor, pairs_sql: str, month: datetime.date, *, analyze: bool) 
 def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None]) -> list[CustomerBlock]:
     """Store the customers and owner totals of `months` with WORKERS connections and return their blocks.
 
-    Each worker reads the snapshot of this transaction, so every worker sees
+    Each worker reads the snapshot of this transaction, so every worker reads
     the same lines and accounts, and commits the customer rows it wrote. These
     rows stay out of every page until this transaction commits their blocks:
     pages read customers through blocks only. The owner totals come back to
@@ -430,6 +430,10 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
         thread.start()
     try:
         meanwhile()
+    except BaseException:
+        # The run fails, so the workers stop and roll back as they do after a worker's failure.
+        failed.set()
+        raise
     finally:
         for thread in threads:
             thread.join()

@@ -17,6 +17,17 @@ def without_csrf_tokens(content: bytes) -> bytes:
     return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
 
 
+def require_postgresql(reason: str) -> None:
+    """Skip the calling test on SQLite, or fail it when CI is set, with `reason` and how to run it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        message = f"{reason}; set DATABASE_URL to run this test."
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture
 def tam(db):
     return UserFactory(username="tam_owner", role=Role.TAM)

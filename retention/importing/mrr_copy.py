@@ -184,7 +184,7 @@ class Plan:
 
 
 class _ScanProgress:
-    """Reports the scan of the file's bytes as the first half of the import's progress.
+    """Progress reports of the scan of the file's bytes, which make the first half of the import's progress.
 
     Loading the months makes the second half (see `_Progress`). Reports give
     a multiple of PROGRESS_EVERY rows, as `CsvFile` does, but come at most
@@ -236,7 +236,7 @@ def _store(duck, plan: Plan, path, folder: str, import_run_id, on_progress, repo
     The new subscriptions are stored while the loaders fill the month tables,
     in the transaction that later attaches these tables. Return the plan,
     a new one when repeated keys were added up, and the counts for the
-    summary. `reported` is the rows that progress reports already gave.
+    summary. `reported` is the number of rows already reported.
     """
     with transaction.atomic():
         with _Loading(plan, path, on_progress, reported) as loading:

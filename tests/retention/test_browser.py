@@ -44,6 +44,15 @@ def browser():
         chromium.close()
 
 
+def log_in(page, base_url: str, username: str, next_path: str = "") -> None:
+    """Log in through the login form and wait until it has sent the browser on."""
+    page.goto(f"{base_url}/login/" + (f"?next={next_path}" if next_path else ""))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
 def build_book():
     """Globex (a parent with one child) and Initech, compared between 2023-06 and 2024-06.
 
@@ -73,10 +82,7 @@ def test_manager_drills_from_overview_to_customers(live_server, browser):
     script_errors = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "browser_manager")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "browser_manager")
     page.wait_for_url(re.compile(r"/retention/$"))
 
     june = page.locator('#retention-months tr[data-month="2024-06"]')
@@ -108,10 +114,7 @@ def test_import_page_shows_run_starting(live_server, browser):
     page = browser.new_page()
     script_errors = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "browser_admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "browser_admin")
     page.goto(f"{live_server.url}{reverse('retention:import_detail', args=[run.pk])}")
     status = page.locator("#import-status [data-status]")
     assert status.inner_text() == "Queued"

@@ -22,7 +22,7 @@ from retention.models import (
 from retention.reason_selectors import visible_customer
 from retention.synthetic import generate
 from retention.tasks import TRANSIENT_ERRORS
-from tests.conftest import IN_CI
+from tests.conftest import require_postgresql
 from tests.factories import UserFactory
 from tests.retention.builders import add_lines
 
@@ -31,11 +31,7 @@ LAST_MONTH = datetime.date(2025, 6, 1)
 
 @pytest.fixture(autouse=True)
 def postgresql(transactional_db, monkeypatch):
-    if connection.vendor != "postgresql":
-        message = "worker connections serve PostgreSQL only; set DATABASE_URL to run this test."
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgresql("worker connections serve PostgreSQL only")
     # The test runs each recomputation itself.
     monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: None)
     monkeypatch.setattr(engine, "WORKERS", 2)
@@ -179,6 +175,23 @@ def test_failed_worker_stops_the_others(history, monkeypatch):
 
     # The other worker finished the month it had and rolled it back.
     assert len(months_taken) < 6
+    assert set(RetentionCustomer.objects.values_list("pk", flat=True)) == listed_ids
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
+def test_failed_deletion_stops_the_workers(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
+
+    def fail_to_delete(months):
+        raise RuntimeError("deletion stopped")
+
+    monkeypatch.setattr(engine, "_delete_results", fail_to_delete)
+    with pytest.raises(RuntimeError, match="deletion stopped"):
+        recompute_retention()
+
     assert set(RetentionCustomer.objects.values_list("pk", flat=True)) == listed_ids
     assert UnlistedCustomerRange.objects.count() == 0
     assert stored_figures() == before

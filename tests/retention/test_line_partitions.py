@@ -18,7 +18,7 @@ from retention.importing.lines import create_subscriptions
 from retention.importing.staging import StagingTable
 from retention.locks import report_lock
 from retention.models import MrrLine
-from tests.conftest import IN_CI
+from tests.conftest import require_postgresql
 from tests.factories import AccountFactory, SubscriptionFactory
 from tests.retention.test_import_mrr import HEADER, lines, write_csv
 
@@ -32,11 +32,7 @@ TWO_MONTHS = (
 
 @pytest.fixture(autouse=True)
 def postgresql(db, monkeypatch):
-    if connection.vendor != "postgresql":
-        message = "month partitions exist on PostgreSQL only; set DATABASE_URL to run this test."
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgresql("month partitions exist on PostgreSQL only")
     monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: None)
     AccountFactory(external_id="ACC-1")
 

@@ -8,11 +8,10 @@ import pytest
 from accounts.models import Segment
 from accounts.roles import Role
 from retention.engine import recompute_retention
-from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
 from .builders import add_lines, make_account
-from .test_browser import browser  # noqa: F401  (the headless Chromium fixture)
+from .test_browser import browser, log_in  # noqa: F401  (browser is the headless Chromium fixture)
 
 # Playwright's sync API runs an event loop in this thread, and Django raises
 # SynchronousOnlyOperation on database calls from such a thread unless this is set.
@@ -44,10 +43,7 @@ def test_manager_follows_reason_to_customer_lines(live_server, browser):  # noqa
     script_errors = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
 
-    page.goto(f"{live_server.url}/login/?next=/retention/reasons/")
-    page.fill("input[name=username]", "browser_manager")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "browser_manager", next_path="/retention/reasons/")
     page.wait_for_url(re.compile(r"/retention/reasons/$"))
 
     assert page.locator("#reasons-net").inner_text() == "-40.00"

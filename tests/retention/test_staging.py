@@ -4,16 +4,12 @@ import pytest
 from django.db import connection
 
 from retention.importing.staging import StagingTable
-from tests.conftest import IN_CI
+from tests.conftest import require_postgresql
 
 
 @pytest.fixture(autouse=True)
 def postgresql(db):
-    if connection.vendor != "postgresql":
-        message = "planner statistics are read from PostgreSQL's catalog; set DATABASE_URL to run this test."
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgresql("planner statistics are read from PostgreSQL's catalog")
 
 
 def test_loaded_table_has_planner_statistics():
