@@ -24,14 +24,6 @@ LAST_MONTH = "2026-11"
 # Runs of the short commands whose median is reported.
 REPEATS = 3
 
-# Times a command and reports the peak resident memory of the process it runs.
-MEASURE = (
-    "import resource, subprocess, sys, time; started = time.perf_counter(); "
-    "code = subprocess.run(sys.argv[1:]).returncode; "
-    "print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code, "
-    "file=sys.stderr)"
-)
-
 HANDWRITTEN_SQL = """
 WITH keyed AS (
     SELECT line.month, line.mrr, sub.id AS subscription_id, acc.id AS account_id,
@@ -62,15 +54,15 @@ def log(text):
     print(text, file=sys.stderr, flush=True)
 
 
-def measured(command, environment):
-    """Run a command; return (seconds, peak memory in MB)."""
+def step(environment, *command) -> tuple[float, float]:
+    """Run a management command with bench/step.py; return (seconds, peak memory in MB)."""
     completed = subprocess.run(
-        [PYTHON, "-c", MEASURE, *command], env=environment, cwd=ROOT, capture_output=True, text=True
+        [PYTHON, "bench/step.py", *command], env=environment, cwd=ROOT, capture_output=True, text=True
     )
-    seconds, peak_kb, code = completed.stderr.strip().splitlines()[-1].split()
-    if int(code) != 0:
+    if completed.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
-    return float(seconds), int(peak_kb) / 1024
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    return figures["seconds"], figures["peak_mb"]
 
 
 def manage(*arguments):
@@ -173,31 +165,24 @@ def run_size(parents: int, months: int) -> dict:
     subprocess.run(manage("migrate", "-v", "0"), cwd=ROOT, env=environment, check=True)
 
     figures = {"parents": parents, "months": months, "lines": history_lines}
-    log(f"[{parents}] COPY baseline")
-    # The first COPY into a new database ran about 15% slower than the next ones, so the baseline
-    # is the median of a few runs, as is the import.
-    figures["copy_seconds"] = statistics.median(time_copy(url, folder / "mrr_history.csv") for _ in range(REPEATS))
-
-    # Every command below pays Django's start-up once, and the median of a few
-    # runs of it is taken off. It varies by a tenth of a second from run to run.
-    startup = statistics.median(measured(manage("check"), environment)[0] for _ in range(REPEATS))
-    figures["startup_seconds"] = startup
-
-    log(f"[{parents}] import")
-    measured(manage("import_accounts", str(folder / "accounts.csv")), environment)
-    imports = []
+    step(environment, "import_accounts", str(folder / "accounts.csv"))
+    # The COPY and the import take turns, so that a slower spell of the machine weighs on both. The first
+    # COPY into a new database ran about 15% slower than the next ones, and each figure is the median.
+    log(f"[{parents}] COPY baseline and import")
+    copies, imports = [], []
     for attempt in range(REPEATS):
+        copies.append(time_copy(url, folder / "mrr_history.csv"))
         if attempt:
             remove_imported_lines(url)
         settle(url)
-        imports.append(measured(manage("import_mrr", str(folder / "mrr_history.csv")), environment))
-    figures["import_seconds"] = statistics.median(seconds for seconds, _ in imports) - startup
+        imports.append(step(environment, "import_mrr", str(folder / "mrr_history.csv")))
+    figures["copy_seconds"] = statistics.median(copies)
+    figures["import_seconds"] = statistics.median(seconds for seconds, _ in imports)
     figures["import_peak_mb"] = max(peak for _, peak in imports)
     settle(url)
 
     log(f"[{parents}] full recompute")
-    seconds, figures["recompute_peak_mb"] = measured(manage("recompute_retention"), environment)
-    figures["recompute_seconds"] = seconds - startup
+    figures["recompute_seconds"], figures["recompute_peak_mb"] = step(environment, "recompute_retention")
     settle(url)
 
     log(f"[{parents}] hand-written statement")
@@ -228,13 +213,12 @@ def run_size(parents: int, months: int) -> dict:
     figures["engine_agrees"] = {f"{level}|{month}": [n, a, b, c] for level, month, n, a, b, c in stored} == expected
 
     log(f"[{parents}] one further month")
-    measured(manage("import_mrr", str(folder / "mrr_last.csv")), environment)
+    step(environment, "import_mrr", str(folder / "mrr_last.csv"))
     settle(url)
     # Each run replaces the same month, so the median of a few runs is the cost of one.
-    seconds = statistics.median(
-        measured(manage("recompute_retention", "--month", LAST_MONTH), environment)[0] for _ in range(REPEATS)
+    figures["further_month_seconds"] = statistics.median(
+        step(environment, "recompute_retention", "--month", LAST_MONTH)[0] for _ in range(REPEATS)
     )
-    figures["further_month_seconds"] = seconds - startup
     settle(url)
 
     log(f"[{parents}] pages")
@@ -257,9 +241,8 @@ def report(figures: dict) -> list[str]:
     lines = [
         f"## {figures['parents']} parent accounts, {figures['months']} months, {figures['lines']} lines",
         "",
-        f"Django's start-up, {figures['startup_seconds']:.2f} s (median of {REPEATS} runs of `manage.py check`), "
-        f"is taken off each command's time. The `COPY`, the import and one further month are each the median of "
-        f"{REPEATS} runs.",
+        "Each command runs in a process of its own and is timed from its call, after Django's start-up. "
+        f"The `COPY`, the import and one further month are each the median of {REPEATS} runs.",
         "",
         "| figure | seconds | baseline | baseline seconds | ratio | target | holds |",
         "|---|---|---|---|---|---|---|",

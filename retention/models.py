@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Account, Subscription
+from common.fields import ByteOrderCharField
 from common.money import CentsField
 
 
@@ -77,10 +78,12 @@ class MrrLine(models.Model):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.PROTECT, related_name="mrr_lines", db_constraint=False, db_index=False
     )
-    product = models.CharField(max_length=100)
+    # The key's text columns compare byte by byte, so that the fast import can hand PostgreSQL
+    # each month's lines in the key's order (see retention.importing.mrr_copy).
+    product = ByteOrderCharField(max_length=100)
     quantity = models.BigIntegerField(help_text="Seats.")
     mrr = CentsField(help_text="US dollars; negative for a recurring credit.")
-    charge_type = models.CharField(max_length=10, choices=ChargeType.choices)
+    charge_type = ByteOrderCharField(max_length=10, choices=ChargeType.choices)
 
     class Meta:
         constraints = [

@@ -12,19 +12,21 @@ import datetime
 
 from django.db import connection
 
+from common.fields import BYTE_ORDER_COLLATION
 from common.months import add_months
 
 from .models import MrrLine
 
 LINE_TABLE = MrrLine._meta.db_table
 DEFAULT_PARTITION = f"{LINE_TABLE}_default"
-# The columns of the line table in their stored order, with their SQL types.
+# The columns of the line table in their stored order, with their SQL types. A table attached as a
+# partition must have the same collations too.
 LINE_COLUMNS = [
     ("month", "date"),
-    ("product", "varchar(100)"),
+    ("product", f'varchar(100) COLLATE "{BYTE_ORDER_COLLATION}"'),
     ("quantity", "bigint"),
     ("mrr", "bigint"),
-    ("charge_type", "varchar(10)"),
+    ("charge_type", f'varchar(10) COLLATE "{BYTE_ORDER_COLLATION}"'),
     ("subscription_id", "bigint"),
 ]
 PRIMARY_KEY = "month, subscription_id, product, charge_type"

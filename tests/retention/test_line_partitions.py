@@ -135,6 +135,42 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     assert load_tables() == []
 
 
+def test_month_files_in_key_order(tmp_path, monkeypatch):
+    real_write_months = mrr_copy._write_months
+    written = []
+
+    def write_and_read_back(*arguments, **options):
+        plan = real_write_months(*arguments, **options)
+        for files in plan.month_files.values():
+            for file_path in files:
+                with open(file_path) as month_file:
+                    written.append([line.rstrip("\n").split(",") for line in month_file])
+        return plan
+
+    monkeypatch.setattr(mrr_copy, "_write_months", write_and_read_back)
+    # Out of order, and with products whose order differs between byte order and a language's order.
+    rows = [
+        "2024-05,ACC-1,SUB-2,alpha,1,10.00,recurring",
+        "2024-05,ACC-1,SUB-1,pro,1,10.00,trueup",
+        "2024-05,ACC-1,SUB-1,Zeta,1,10.00,recurring",
+        "2024-05,ACC-1,SUB-1,Pro,1,10.00,trueup",
+        "2024-05,ACC-1,SUB-1,Pro,1,10.00,recurring",
+        "2024-06,ACC-1,SUB-2,Basic,1,10.00,recurring",
+        "2024-06,ACC-1,SUB-1,basic,1,10.00,recurring",
+    ]
+
+    summary = import_mrr(write_csv(tmp_path / "m.csv", HEADER + "\n".join(rows) + "\n"))
+
+    assert summary["fast_path"] is True
+    assert len(written) == 2
+    for month_lines in written:
+        keys = [(int(subscription_id), product.encode(), charge_type) for product, _, _, charge_type, subscription_id in month_lines]
+        assert keys == sorted(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT product FROM {partitions.LINE_TABLE} ORDER BY product")
+        assert [product for (product,) in cursor.fetchall()] == ["Basic", "Pro", "Zeta", "alpha", "basic", "pro"]
+
+
 def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
     real_write_months = mrr_copy._write_months
 

@@ -1,4 +1,4 @@
-"""Migrations 0011 and 0012 keep every MRR line, forwards and backwards, on either database."""
+"""The migrations of the MRR line table keep every line, forwards and backwards, on either database."""
 
 import datetime
 
@@ -48,6 +48,23 @@ def partitions():
         return [name for (name,) in cursor.fetchall()]
 
 
+def key_collations():
+    """Return the collation of each text column of the key, in every table of lines."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT col.attname, coll.collname
+            FROM pg_attribute col
+            JOIN pg_collation coll ON coll.oid = col.attcollation
+            WHERE col.attname IN ('product', 'charge_type')
+              AND (col.attrelid = 'retention_mrrline'::regclass
+                   OR col.attrelid IN (SELECT inhrelid FROM pg_inherits
+                                       WHERE inhparent = 'retention_mrrline'::regclass))
+            ORDER BY 1"""
+        )
+        return cursor.fetchall()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_line_table_migrations_both_ways():
     migrate(BEFORE)
@@ -64,6 +81,7 @@ def test_line_table_migrations_both_ways():
                 "retention_mrrline_p202401",
                 "retention_mrrline_p202402",
             ]
+            assert key_collations() == [("charge_type", "C"), ("product", "C")]
 
         migrate(BEFORE)
         assert stored_lines() == LINES
