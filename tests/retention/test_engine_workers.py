@@ -124,7 +124,7 @@ def test_workers_match_one_connection(history, worker_runs, monkeypatch):
     assert on_workers == on_one_connection
 
 
-def test_one_month_splits_its_levels(history, worker_runs, monkeypatch):
+def test_one_month_splits_by_parents(history, worker_runs, monkeypatch):
     monkeypatch.setattr(engine, "WORKERS", 1)
     recompute_retention()
     on_one_connection = stored_figures()
@@ -141,7 +141,15 @@ def test_one_month_splits_its_levels(history, worker_runs, monkeypatch):
     recompute_retention([LAST_MONTH])
 
     assert worker_runs == [[LAST_MONTH]]
-    assert units == [(LAST_MONTH, (Level.ACCOUNT,)), (LAST_MONTH, (Level.PARENT, Level.SUBSCRIPTION))]
+    assert [(unit.month, unit.levels) for unit in units] == [(LAST_MONTH, tuple(Level))] * 2
+    (first_low, first_high), (second_low, second_high) = units[0].parents, units[1].parents
+    assert first_low == -(2**63)
+    assert second_low == first_high + 1
+    assert second_high == 2**63 - 1
+    parent_ids = set(Account.objects.filter(parent=None).values_list("pk", flat=True))
+    assert {pk for pk in parent_ids if pk <= first_high}
+    assert {pk for pk in parent_ids if pk > first_high}
+    assert CustomerBlock.objects.filter(month=LAST_MONTH).count() == len(Level)
     assert stored_figures() == on_one_connection
 
 
@@ -163,11 +171,11 @@ def test_failed_worker_stops_the_others(history, monkeypatch):
     fill_pairs = engine._fill_pairs
     months_taken = []
 
-    def fail_on_first_month(cursor, pairs_sql, month, *, analyze):
+    def fail_on_first_month(cursor, pairs_sql, month, **options):
         months_taken.append(month)
         if month == datetime.date(2025, 1, 1):
             raise RuntimeError("worker stopped")
-        return fill_pairs(cursor, pairs_sql, month, analyze=analyze)
+        return fill_pairs(cursor, pairs_sql, month, **options)
 
     monkeypatch.setattr(engine, "_fill_pairs", fail_on_first_month)
     with pytest.raises(RuntimeError, match="worker stopped"):
@@ -222,15 +230,35 @@ def test_lost_worker_connection_is_transient_error(history, monkeypatch):
     before = stored_figures()
     fill_pairs = engine._fill_pairs
 
-    def lose_connection_on_one_month(cursor, pairs_sql, month, *, analyze):
+    def lose_connection_on_one_month(cursor, pairs_sql, month, **options):
         if month == LAST_MONTH:
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        return fill_pairs(cursor, pairs_sql, month, analyze=analyze)
+        return fill_pairs(cursor, pairs_sql, month, **options)
 
     monkeypatch.setattr(engine, "_fill_pairs", lose_connection_on_one_month)
     with pytest.raises(TRANSIENT_ERRORS, match="terminating connection"):
         recompute_retention()
 
+    assert stored_figures() == before
+
+
+def test_worker_waiting_on_lock_times_out(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
+    monkeypatch.setattr(engine, "WORKER_LOCK_TIMEOUT", "200ms")
+    # Another session holds the lock under which workers take their customer ids.
+    holder = connection.get_new_connection(connection.get_connection_params())
+    holder.autocommit = True
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", [engine._CUSTOMER_IDS_LOCK_KEY])
+        with pytest.raises(TRANSIENT_ERRORS, match="lock timeout"):
+            recompute_retention()
+    finally:
+        holder.close()
+
+    assert set(RetentionCustomer.objects.values_list("pk", flat=True)) == listed_ids
+    assert UnlistedCustomerRange.objects.count() == 0
     assert stored_figures() == before
 
 
