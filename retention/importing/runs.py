@@ -62,6 +62,22 @@ def run_path(run: ImportRun) -> Path:
     return Path(settings.MEDIA_ROOT) / run.stored_path
 
 
+def _store_progress(run_id: int, **counts: int) -> None:
+    """Store the progress of a run for the polling page.
+
+    Outside a transaction each report is a commit of its own. PostgreSQL then
+    returns without waiting for the log to reach the disk: a report lost in a
+    crash only leaves the bar behind, and waiting took 3 to 5 ms a report.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        ImportRun.objects.filter(pk=run_id).update(**counts)
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        ImportRun.objects.filter(pk=run_id).update(**counts)
+
+
 def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallback | None = None) -> ImportRun:
     """Run the import of `run` on the file at `path` and store its outcome on the run.
 
@@ -79,7 +95,7 @@ def execute(run: ImportRun, path: str | os.PathLike, on_progress: ProgressCallba
         size = 0
 
     def report(rows_read: int, bytes_read: int, total_bytes: int) -> None:
-        ImportRun.objects.filter(pk=run.pk).update(rows_read=rows_read, bytes_read=bytes_read, total_bytes=total_bytes)
+        _store_progress(run.pk, rows_read=rows_read, bytes_read=bytes_read, total_bytes=total_bytes)
         if on_progress is not None:
             on_progress(rows_read, bytes_read, total_bytes)
 
