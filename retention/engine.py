@@ -456,8 +456,6 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
         cursor.execute("SELECT pg_export_snapshot()")
         snapshot = cursor.fetchone()[0]
     work: queue.Queue = queue.Queue()
-    for unit in _work_units(months):
-        work.put(unit)
     parameters = connection.get_connection_params()
     outcomes: list[tuple[list[CustomerBlock], list[tuple], BaseException | None]] = []
     failed = threading.Event()
@@ -465,11 +463,18 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
         threading.Thread(
             target=_worker, args=(parameters, snapshot, work, len(months) > 1, failed, outcomes), daemon=True
         )
-        for _ in range(min(WORKERS, work.qsize()))
+        for _ in range(WORKERS)
     ]
+    # The workers connect while this connection splits the work.
     for thread in threads:
         thread.start()
     try:
+        try:
+            for unit in _work_units(months):
+                work.put(unit)
+        finally:
+            for _ in threads:
+                work.put(None)
         meanwhile()
     except BaseException:
         # The run fails, so the workers stop and roll back as they do after a worker's failure.
@@ -583,7 +588,7 @@ def _parent_ranges(cursor, count: int) -> list[tuple[int, int]]:
 def _worker(
     parameters: dict, snapshot: str, work: queue.Queue, many_months: bool, failed: threading.Event, outcomes: list
 ) -> None:
-    """Compute units from `work` in a transaction on `snapshot` until none is left, then commit.
+    """Compute units from `work` in a transaction on `snapshot` until it gives None, then commit.
 
     In a run of `many_months` the keys go to a work table and the work
     tables get statistics, which pays off over many months.
@@ -599,10 +604,13 @@ def _worker(
             cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
             for statement in _POSTGRESQL_SETTINGS:
                 cursor.execute(statement)
-            # Each worker has a core of its own, so no statement takes more cores for parallel plans.
+            # Each worker has a core of its own, so no statement takes more cores for parallel plans. A
+            # worker's commit does not wait for the disk: the run's own commit comes later and waits for the
+            # log up to it, and rows of a worker that the run never lists are deleted by the next run.
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true),"
-                " set_config('max_parallel_workers_per_gather', '0', true)",
+                " set_config('max_parallel_workers_per_gather', '0', true),"
+                " set_config('synchronous_commit', 'off', true)",
                 [WORKER_STATEMENT_TIMEOUT, WORKER_LOCK_TIMEOUT],
             )
             for name, create_sql in _WORK_TABLES.items():
@@ -616,11 +624,7 @@ def _worker(
             analyze = many_months
             tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
             # Once a worker has failed the run fails too, so the others take no further unit.
-            while not failed.is_set():
-                try:
-                    unit = work.get_nowait()
-                except queue.Empty:
-                    break
+            while not failed.is_set() and (unit := work.get()) is not None:
                 if unit.parents is None:
                     pairs = _fill_pairs(cursor, pairs_sql, unit.month, analyze=analyze)
                     # No level has more customers than pairs.

@@ -1,6 +1,7 @@
 """Recomputation on worker connections: the same figures as one connection, and no trace of a failed run."""
 
 import datetime
+import threading
 
 import pytest
 from django.core.management import call_command
@@ -258,6 +259,35 @@ def test_worker_waiting_on_lock_times_out(history, monkeypatch):
         holder.close()
 
     assert set(RetentionCustomer.objects.values_list("pk", flat=True)) == listed_ids
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
+def test_failed_split_stops_the_workers(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+
+    def fail_to_split(cursor, count):
+        raise RuntimeError("split stopped")
+
+    monkeypatch.setattr(engine, "_parent_ranges", fail_to_split)
+    outcome = []
+
+    def recompute_one_month():
+        try:
+            recompute_retention([LAST_MONTH])
+        except RuntimeError as error:
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    # The workers have connected and wait for work when the split fails; they must end, not wait on.
+    run = threading.Thread(target=recompute_one_month)
+    run.start()
+    run.join(timeout=60)
+
+    assert not run.is_alive()
+    assert [str(error) for error in outcome] == ["split stopped"]
     assert UnlistedCustomerRange.objects.count() == 0
     assert stored_figures() == before
 
