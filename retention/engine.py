@@ -503,7 +503,7 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
 def _joined(parts: list[CustomerBlock]) -> list[CustomerBlock]:
     """Return one block per month and level, spanning the ranges of its parts.
 
-    The ids between the parts of a month were reserved for it and hold no rows.
+    The run reserved the ids between the parts of a month and level, and they hold no rows.
     """
     spans: dict[tuple, tuple[int, int]] = {}
     for part in parts:
@@ -563,11 +563,14 @@ def _work_units(months: list[datetime.date]) -> list[_Unit]:
         units = []
         for month in months:
             before_first = _take_customer_ids(cursor, size * len(ranges) * len(Level))
-            for parents in ranges:
-                units.append(
-                    _Unit(month, parents=parents, before_first={level: before_first + size * index for index, level in enumerate(Level)})
-                )
-                before_first += size * len(Level)
+            # The parts of one level take consecutive ranges, so the block that spans them holds that
+            # level's rows only.
+            for part, parents in enumerate(ranges):
+                firsts = {
+                    level: before_first + size * (len(ranges) * level_index + part)
+                    for level_index, level in enumerate(Level)
+                }
+                units.append(_Unit(month, parents=parents, before_first=firsts))
     return units
 
 

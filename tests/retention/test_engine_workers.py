@@ -165,6 +165,19 @@ def test_blocks_list_their_own_rows(history, worker_runs):
     assert UnlistedCustomerRange.objects.count() == 0
 
 
+def test_split_month_blocks_list_own_rows(history, worker_runs):
+    recompute_retention()
+    recompute_retention([LAST_MONTH])
+
+    assert worker_runs[-1] == [LAST_MONTH]
+    blocks = CustomerBlock.objects.filter(month=LAST_MONTH)
+    assert blocks.count() == len(Level)
+    for block in blocks:
+        rows = RetentionCustomer.objects.filter(pk__range=(block.first_id, block.last_id))
+        assert set(rows.values_list("level", flat=True)) == {block.level}
+    assert len(listed_customers()) == RetentionCustomer.objects.count()
+
+
 def test_failed_worker_stops_the_others(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
