@@ -54,8 +54,8 @@ def log(text):
     print(text, file=sys.stderr, flush=True)
 
 
-def step(environment, *command) -> tuple[float, float]:
-    """Run a management command with bench/step.py; return (seconds, peak memory in MB)."""
+def measure_step(environment, *command) -> tuple[float, float]:
+    """Run a management command with bench/step.py and return (seconds, peak memory in MB)."""
     completed = subprocess.run(
         [PYTHON, "bench/step.py", *command], env=environment, cwd=ROOT, capture_output=True, text=True
     )
@@ -165,7 +165,7 @@ def run_size(parents: int, months: int) -> dict:
     subprocess.run(manage("migrate", "-v", "0"), cwd=ROOT, env=environment, check=True)
 
     figures = {"parents": parents, "months": months, "lines": history_lines}
-    step(environment, "import_accounts", str(folder / "accounts.csv"))
+    measure_step(environment, "import_accounts", str(folder / "accounts.csv"))
     # The COPY and the import take turns, so that a slower spell of the machine weighs on both. The first
     # COPY into a new database ran about 15% slower than the next ones, and each figure is the median.
     log(f"[{parents}] COPY baseline and import")
@@ -175,14 +175,14 @@ def run_size(parents: int, months: int) -> dict:
         if attempt:
             remove_imported_lines(url)
         settle(url)
-        imports.append(step(environment, "import_mrr", str(folder / "mrr_history.csv")))
+        imports.append(measure_step(environment, "import_mrr", str(folder / "mrr_history.csv")))
     figures["copy_seconds"] = statistics.median(copies)
     figures["import_seconds"] = statistics.median(seconds for seconds, _ in imports)
     figures["import_peak_mb"] = max(peak for _, peak in imports)
     settle(url)
 
     log(f"[{parents}] full recompute")
-    figures["recompute_seconds"], figures["recompute_peak_mb"] = step(environment, "recompute_retention")
+    figures["recompute_seconds"], figures["recompute_peak_mb"] = measure_step(environment, "recompute_retention")
     settle(url)
 
     log(f"[{parents}] hand-written statement")
@@ -213,11 +213,11 @@ def run_size(parents: int, months: int) -> dict:
     figures["engine_agrees"] = {f"{level}|{month}": [n, a, b, c] for level, month, n, a, b, c in stored} == expected
 
     log(f"[{parents}] one further month")
-    step(environment, "import_mrr", str(folder / "mrr_last.csv"))
+    measure_step(environment, "import_mrr", str(folder / "mrr_last.csv"))
     settle(url)
     # Each run replaces the same month, so the median of a few runs is the cost of one.
     figures["further_month_seconds"] = statistics.median(
-        step(environment, "recompute_retention", "--month", LAST_MONTH)[0] for _ in range(REPEATS)
+        measure_step(environment, "recompute_retention", "--month", LAST_MONTH)[0] for _ in range(REPEATS)
     )
     settle(url)
 

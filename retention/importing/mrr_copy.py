@@ -494,7 +494,9 @@ def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
             {"GROUP BY ALL" if add_up else ""}
             ORDER BY period, subscription_id, product, charge_type"""
         )
-        periods = [period for (period,) in duck.execute("SELECT DISTINCT period FROM month_lines ORDER BY 1").fetchall()]
+        periods = [
+            period for (period,) in duck.execute("SELECT DISTINCT period FROM month_lines ORDER BY 1").fetchall()
+        ]
         month_files = {
             datetime.date(period // 100, period % 100, 1): [os.path.join(months_folder, f"{period}.csv")]
             for period in periods

@@ -294,7 +294,7 @@ def test_failed_split_stops_the_workers(history, monkeypatch):
         finally:
             connection.close()
 
-    # The workers have connected and wait for work when the split fails; they must end, not wait on.
+    # The workers have connected and wait for work when the split fails, and they must end instead of waiting.
     run = threading.Thread(target=recompute_one_month)
     run.start()
     run.join(timeout=60)

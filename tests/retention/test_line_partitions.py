@@ -164,7 +164,10 @@ def test_month_files_in_key_order(tmp_path, monkeypatch):
     assert summary["fast_path"] is True
     assert len(written) == 2
     for month_lines in written:
-        keys = [(int(subscription_id), product.encode(), charge_type) for product, _, _, charge_type, subscription_id in month_lines]
+        keys = [
+            (int(subscription_id), product.encode(), charge_type)
+            for product, _, _, charge_type, subscription_id in month_lines
+        ]
         assert keys == sorted(keys)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT product FROM {partitions.LINE_TABLE} ORDER BY product")
