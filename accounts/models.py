@@ -86,8 +86,8 @@ class Account(models.Model):
 class Subscription(models.Model):
     """A billing subscription; it belongs to exactly one account."""
 
-    # A constraint rather than unique=True, which would add on PostgreSQL a second index for LIKE
-    # searches, which no page makes. An import that creates 62,000 subscriptions keeps both up to date.
+    # A constraint rather than unique=True, because on PostgreSQL unique=True also adds an index for
+    # LIKE searches that no query uses, and an import that creates 62,000 subscriptions would update both.
     external_id = ByteOrderCharField(max_length=100)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="subscriptions")
 
