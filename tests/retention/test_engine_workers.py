@@ -178,6 +178,26 @@ def test_split_month_blocks_list_own_rows(history, worker_runs):
     assert len(listed_customers()) == RetentionCustomer.objects.count()
 
 
+def test_two_months_in_three_parts(history, worker_runs, monkeypatch):
+    monkeypatch.setattr(engine, "WORKERS", 1)
+    recompute_retention()
+    on_one_connection = stored_figures()
+    monkeypatch.setattr(engine, "WORKERS", 3)
+    months = [datetime.date(2025, 1, 1), LAST_MONTH]
+
+    recompute_retention(months)
+
+    assert worker_runs == [months]
+    for month in months:
+        blocks = CustomerBlock.objects.filter(month=month)
+        assert blocks.count() == len(Level)
+        for block in blocks:
+            rows = RetentionCustomer.objects.filter(pk__range=(block.first_id, block.last_id))
+            assert set(rows.values_list("month", "level")) == {(month, block.level)}
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == on_one_connection
+
+
 def test_failed_worker_stops_the_others(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
