@@ -496,13 +496,13 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
     UnlistedCustomerRange.objects.filter(first_id__in=[block.first_id for block in parts]).delete()
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY retention_tamtotal ({_TAM_TOTAL_COLUMNS}) FROM STDIN") as copy:
-            for row in _added_up(tam_totals for _, tam_totals, _ in outcomes):
+            for row in _add_up_totals(tam_totals for _, tam_totals, _ in outcomes):
                 copy.write_row(row)
-    return _joined(parts)
+    return _join_parts(parts)
 
 
-def _joined(parts: list[CustomerBlock]) -> list[CustomerBlock]:
-    """Return one block per month and level, spanning the ranges of its parts.
+def _join_parts(parts: list[CustomerBlock]) -> list[CustomerBlock]:
+    """Join the blocks of the parts into one block per month and level, spanning their ranges.
 
     The run reserved the ids between the parts of a month and level, and they hold no rows.
     """
@@ -517,8 +517,8 @@ def _joined(parts: list[CustomerBlock]) -> list[CustomerBlock]:
     return sorted(blocks, key=lambda block: block.first_id)
 
 
-def _added_up(worker_totals: Iterable[list[tuple]]) -> list[tuple]:
-    """Return the owner totals of all workers, with the rows of one month, level, segment, owner and reason added up.
+def _add_up_totals(worker_totals: Iterable[list[tuple]]) -> list[tuple]:
+    """Add up the owner totals of all workers per month, level, segment, owner and reason, and return the rows.
 
     Parts of one month can each have customers of the same owner and reason.
     """
