@@ -462,7 +462,7 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
     failed = threading.Event()
     threads = [
         threading.Thread(
-            target=_worker, args=(parameters, snapshot, work, len(months) > 1, failed, outcomes), daemon=True
+            target=_worker, args=(parameters, snapshot, work, len(months) >= WORKERS, failed, outcomes), daemon=True
         )
         for _ in range(WORKERS)
     ]
@@ -566,7 +566,7 @@ def _work_units(months: list[datetime.date]) -> list[_Unit]:
         size = max(cursor.fetchone()[0], 1)
         units = []
         for month in months:
-            before_first = _take_customer_ids(cursor, size * len(ranges) * len(Level))
+            before_first = _take_customer_ids(cursor, size * len(ranges) * len(Level), until_commit=True)
             # The parts of one level take consecutive ranges, so the block that spans them holds that
             # level's rows only.
             for part, parents in enumerate(ranges):
@@ -597,12 +597,13 @@ def _parent_ranges(cursor, count: int) -> list[tuple[int, int]]:
 
 
 def _worker(
-    parameters: dict, snapshot: str, work: queue.Queue, many_months: bool, failed: threading.Event, outcomes: list
+    parameters: dict, snapshot: str, work: queue.Queue, whole_months: bool, failed: threading.Event, outcomes: list
 ) -> None:
     """Compute units from `work` in a transaction on `snapshot` until it gives None, then commit.
 
-    In a run of `many_months` the keys go to a work table and the work
-    tables get statistics, which pays off over many months.
+    In a run of `whole_months`, at least one month per worker, the keys go
+    to a work table and the work tables get statistics, which pays off over
+    many months. Parts of months read the keys of their parents alone.
     """
     blocks: list[CustomerBlock] = []
     tam_totals: list[tuple] = []
@@ -625,14 +626,14 @@ def _worker(
                 [WORKER_STATEMENT_TIMEOUT, WORKER_LOCK_TIMEOUT],
             )
             for name, create_sql in _WORK_TABLES.items():
-                if name != _KEYS_TABLE or many_months:
+                if name != _KEYS_TABLE or whole_months:
                     cursor.execute(create_sql)
-            if many_months:
+            if whole_months:
                 cursor.execute(f"ANALYZE {_KEYS_TABLE}")
             customer_sql = _customer_sql(explicit_ids=True)
-            pairs_sql = _pairs_sql(keys_table=many_months)
+            pairs_sql = _pairs_sql(keys_table=whole_months)
             part_pairs_sql = _PART_PAIRS_SQL.format(sum="tamarind_sum")
-            analyze = many_months
+            analyze = whole_months
             tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
             # Once a worker has failed the run fails too, so the others take no further unit.
             while not failed.is_set() and (unit := work.get()) is not None:
@@ -680,14 +681,21 @@ def _worker(
         outcomes.append((blocks, tam_totals, failure))
 
 
-def _take_customer_ids(cursor, count: int) -> int:
+def _take_customer_ids(cursor, count: int, *, until_commit: bool = False) -> int:
     """Take `count` consecutive customer ids from the table's sequence and return the id before the first.
 
     Workers take their ranges under an advisory lock, so the two calls of
     the sequence are never split by another worker. The engine is the only
-    writer of customer rows.
+    writer of customer rows. A worker releases the lock at once. With
+    `until_commit` the lock lasts until the transaction ends, which suits a
+    connection that outlives the run: a failed statement there could not
+    release a lock of the session.
     """
     sequence = "pg_get_serial_sequence('retention_retentioncustomer', 'id')"
+    if until_commit:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CUSTOMER_IDS_LOCK_KEY])
+        cursor.execute(f"SELECT setval({sequence}, nextval({sequence}) + %s - 1)", [max(count, 1)])
+        return cursor.fetchone()[0] - max(count, 1)
     cursor.execute("SELECT pg_advisory_lock(%s)", [_CUSTOMER_IDS_LOCK_KEY])
     try:
         cursor.execute(f"SELECT setval({sequence}, nextval({sequence}) + %s - 1)", [max(count, 1)])

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from accounts.models import Account
 from accounts.roles import Role
@@ -322,6 +322,29 @@ def test_failed_split_stops_the_workers(history, monkeypatch):
     assert not run.is_alive()
     assert [str(error) for error in outcome] == ["split stopped"]
     assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
+def test_failed_reservation_releases_lock(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    take_customer_ids = engine._take_customer_ids
+
+    def overflowing_reservation(cursor, count, **options):
+        # The sequence cannot go this far, so the statement fails while the run holds the lock.
+        return take_customer_ids(cursor, 2**63 - 1, **options)
+
+    monkeypatch.setattr(engine, "_take_customer_ids", overflowing_reservation)
+    with pytest.raises(DatabaseError):
+        recompute_retention([LAST_MONTH])
+
+    # The run's connection stays open, as a persistent connection of a worker process does.
+    other = connection.get_new_connection(connection.get_connection_params())
+    other.autocommit = True
+    try:
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [engine._CUSTOMER_IDS_LOCK_KEY]).fetchone()[0]
+    finally:
+        other.close()
     assert stored_figures() == before
 
 
