@@ -2,8 +2,6 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 
-from common.fields import ByteOrderCharField
-
 from .roles import Role
 
 
@@ -88,7 +86,7 @@ class Subscription(models.Model):
 
     # A constraint rather than unique=True, because on PostgreSQL unique=True also adds an index for
     # LIKE searches that no query uses, and an import that creates 62,000 subscriptions would update both.
-    external_id = ByteOrderCharField(max_length=100)
+    external_id = models.CharField(max_length=100)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="subscriptions")
 
     class Meta:

@@ -466,59 +466,71 @@ def _values_valid(duck, values: dict[str, str]) -> bool:
 def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
     """Convert the file's rows to lines and write each month's lines to a file of its own.
 
-    Rows with the same key are added up when `add_up`. Each call writes to a
-    folder of its own, so a second call leaves the first one's files alone.
-    Each file lists its lines in the order of the primary key, which
-    PostgreSQL's sort then only has to confirm when it builds the key: on a
-    million lines that build took about 40% less time than from unordered lines.
+    The first call converts `file_rows` into the table `month_lines` and
+    drops `file_rows`, which the import no longer needs. A call with
+    `add_up` adds up the lines with the same key in `month_lines`. Each call
+    writes to a folder of its own, so a second call leaves the first one's
+    files alone.
     """
-    value = plan.values
-    quantity, amount = f"{value['quantity']}::BIGINT", cents(value["mrr"])
     if add_up:
-        quantity, amount = f"SUM({quantity})::BIGINT", f"SUM({amount})::BIGINT"
-    months_folder = os.path.join(folder, f"months-{uuid.uuid4().hex[:12]}")
-    os.makedirs(months_folder)
-    # DuckDB orders text byte by byte, as the line table's key columns do (see common.fields).
-    # The month is left out of the files, because it is the same on every line of one. Months are
-    # numbered YYYYMM here.
-    duck.execute("SET preserve_insertion_order = true")
-    try:
+        duck.execute(
+            """
+            CREATE TABLE added_lines AS
+            SELECT period, subscription_id, product, charge_type,
+                   SUM(quantity)::BIGINT AS quantity, SUM(mrr)::BIGINT AS mrr
+            FROM month_lines GROUP BY ALL"""
+        )
+        duck.execute("DROP TABLE month_lines")
+        duck.execute("ALTER TABLE added_lines RENAME TO month_lines")
+    else:
+        value = plan.values
+        # The month is left out of the files, because it is the same on every line of one. Months are
+        # numbered YYYYMM here.
         duck.execute(
             f"""
-            CREATE OR REPLACE TABLE month_lines AS
+            CREATE TABLE month_lines AS
             SELECT replace({value["month"]}, '-', '')::INTEGER AS period, s.id AS subscription_id,
                    {value["product"]} AS product, lower({value["charge_type"]}) AS charge_type,
-                   {quantity} AS quantity, {amount} AS mrr
+                   {value["quantity"]}::BIGINT AS quantity, {cents(value["mrr"])} AS mrr
             FROM file_rows
-            JOIN file_ids s ON s.external_id = {value["subscription_id"]}
-            {"GROUP BY ALL" if add_up else ""}
-            ORDER BY period, subscription_id, product, charge_type"""
+            JOIN file_ids s ON s.external_id = {value["subscription_id"]}"""
         )
-        periods = [
-            period for (period,) in duck.execute("SELECT DISTINCT period FROM month_lines ORDER BY 1").fetchall()
-        ]
-        month_files = {
-            datetime.date(period // 100, period % 100, 1): [os.path.join(months_folder, f"{period}.csv")]
-            for period in periods
-        }
+        # The rows are not read again, and dropping them leaves DuckDB's memory to the lines.
+        duck.execute("DROP TABLE file_rows")
+    months_folder = os.path.join(folder, f"months-{uuid.uuid4().hex[:12]}")
+    os.makedirs(months_folder)
+    periods = [period for (period,) in duck.execute("SELECT DISTINCT period FROM month_lines ORDER BY 1").fetchall()]
+    month_files = {
+        datetime.date(period // 100, period % 100, 1): [os.path.join(months_folder, f"{period}.csv")]
+        for period in periods
+    }
+    duck.execute("SET preserve_insertion_order = true")
+    try:
         # DuckDB writes one file on one thread, so each thread writes months of its own.
         with concurrent.futures.ThreadPoolExecutor(max_workers=DUCKDB_THREADS) as pool:
             written = [pool.submit(_write_month, duck, period, months_folder) for period in periods]
             for future in written:
                 future.result()
-        duck.execute("DROP TABLE month_lines")
     finally:
         duck.execute("SET preserve_insertion_order = false")
     return dataclasses.replace(plan, months=sorted(month_files), month_files=month_files)
 
 
 def _write_month(duck, period: int, months_folder: str) -> None:
-    """Write the lines of one month of `month_lines` to its file, on a DuckDB cursor of its own."""
+    """Write the lines of one month of `month_lines` to its file in the order of the primary key.
+
+    PostgreSQL's sort then only has to confirm that order when it builds
+    the key: on a million lines that build took about 40% less time than
+    from unordered lines. DuckDB orders text byte by byte, as the line
+    table's key columns do (see common.fields). Each month is written on a
+    DuckDB cursor of its own.
+    """
     file_path = os.path.join(months_folder, f"{period}.csv")
     with duck.cursor() as cursor:
         cursor.execute(
             f"COPY (SELECT product, quantity, mrr, charge_type, subscription_id FROM month_lines"
-            f" WHERE period = {period}) TO '{file_path}' (FORMAT csv, HEADER false)"
+            f" WHERE period = {period} ORDER BY subscription_id, product, charge_type)"
+            f" TO '{file_path}' (FORMAT csv, HEADER false)"
         )
 
 

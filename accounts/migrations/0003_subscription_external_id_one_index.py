@@ -1,8 +1,6 @@
-"""Subscription ids compare byte by byte and keep one unique index, without the second index for LIKE searches."""
+"""Subscription ids keep one unique index, without the second index for LIKE searches."""
 
 from django.db import migrations, models
-
-import common.fields
 
 
 class Migration(migrations.Migration):
@@ -15,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="subscription",
             name="external_id",
-            field=common.fields.ByteOrderCharField(max_length=100),
+            field=models.CharField(max_length=100),
         ),
         migrations.AddConstraint(
             model_name="subscription",
