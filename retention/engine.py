@@ -560,9 +560,13 @@ def _work_units(months: list[datetime.date]) -> list[_Unit]:
         return [_Unit(month) for month in months]
     with connection.cursor() as cursor:
         ranges = _parent_ranges(cursor, WORKERS)
-        # A part has no more customers at a level than there are subscriptions, and ids are positive, so
-        # the highest id is at least their number.
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM accounts_subscription")
+        # A part has no more customers at a level than the workers see subscriptions. Ids are positive, so
+        # the highest id ever taken is at least their number, even when some were deleted since the
+        # snapshot that the workers read.
+        cursor.execute(
+            "SELECT GREATEST(COALESCE(MAX(id), 0), COALESCE(pg_sequence_last_value("
+            "pg_get_serial_sequence('accounts_subscription', 'id')::regclass), 0)) FROM accounts_subscription"
+        )
         size = max(cursor.fetchone()[0], 1)
         units = []
         for month in months:
