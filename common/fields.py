@@ -9,8 +9,8 @@ BYTE_ORDER_COLLATION = "C"
 class ByteOrderCharField(models.CharField):
     """Text that the database compares and sorts byte by byte, whatever the database's locale.
 
-    SQLite and DuckDB compare text byte by byte already; PostgreSQL gets the
-    "C" collation. Byte comparisons cost less than a locale's rules, and a
+    SQLite and DuckDB compare text byte by byte already, and PostgreSQL gets
+    the "C" collation. Byte comparisons cost less than a locale's rules, and a
     key sorted by DuckDB is then in the order PostgreSQL expects.
     """
 

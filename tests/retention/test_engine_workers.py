@@ -299,7 +299,7 @@ def test_worker_waiting_on_lock_times_out(history, monkeypatch):
 def test_split_reserves_for_deleted_subscriptions(history):
     newest = SubscriptionFactory(account=Account.objects.order_by("pk").first())
     highest_id = newest.pk
-    # Deleted after the workers' snapshot in a real run; the workers may still see it.
+    # In a real run the deletion can come after the workers' snapshot, so the workers still see it.
     newest.delete()
 
     units = engine._work_units([LAST_MONTH])
