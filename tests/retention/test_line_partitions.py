@@ -257,6 +257,33 @@ def test_progress_reports_scan_before_loading(tmp_path, monkeypatch):
     assert reported[-1] == (10, size, size)
 
 
+def test_progress_of_loading_comes_once_per_tenth(tmp_path, monkeypatch):
+    monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
+    reported = []
+    reports_before_loading = []
+    load_table = mrr_copy._load_table
+
+    def note_reports_then_load(*arguments):
+        if not reports_before_loading:
+            reports_before_loading.append(len(reported))
+        return load_table(*arguments)
+
+    monkeypatch.setattr(mrr_copy, "_load_table", note_reports_then_load)
+    rows = "".join(
+        f"2023-{month:02d},ACC-1,SUB-{index},Premium,1,1.00,recurring\n" for month in range(1, 13) for index in range(10)
+    )
+
+    summary = import_mrr(write_csv(tmp_path / "m.csv", HEADER + rows), on_progress=lambda *report: reported.append(report))
+
+    assert summary["lines_stored"] == 120
+    loading = [count for count, _, _ in reported[reports_before_loading[0] :]]
+    # The loading makes the second half of the 120 rows: steps of at least 12 rows, then the last report.
+    assert len(loading) <= 6
+    assert all(later - earlier >= 12 for earlier, later in zip(loading, loading[1:-1]))
+    assert loading == sorted(set(loading))
+    assert loading[-1] == 120
+
+
 def test_progress_never_back_after_fallback(tmp_path, monkeypatch):
     monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
     monkeypatch.setattr("common.csvimport.PROGRESS_EVERY", 1)
