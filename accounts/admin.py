@@ -6,6 +6,7 @@ from journeys.services import reassign_open_journeys
 from retention.locks import report_lock
 from retention.services import schedule_recompute
 
+from .audit import record_tam_change
 from .models import Account, Contact, Subscription, User
 from .services import refresh_ultimate_parents
 
@@ -52,7 +53,9 @@ class AccountAdmin(admin.ModelAdmin):
         with report_lock():
             super().save_model(request, obj, form, change)
             if change and "tam" in form.changed_data:
-                reassign_open_journeys([obj.pk], user=request.user)
+                old_tam = User.objects.filter(pk=form.initial.get("tam")).first()
+                moved = reassign_open_journeys([obj.pk], user=request.user)
+                record_tam_change(obj, old_tam, obj.tam, moved[obj.pk], user=request.user)
             refresh_ultimate_parents()
             if not change or {"parent", "segment", "tam"} & set(form.changed_data):
                 schedule_recompute(None)

@@ -1,10 +1,11 @@
-"""Forms of the account page."""
+"""Forms of the account page and of the page that moves accounts to another TAM."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 
-from .models import Account, Contact
+from . import selectors
+from .models import Account, Contact, User
 
 
 class ContactForm(forms.ModelForm):
@@ -29,3 +30,42 @@ class ContactForm(forms.ModelForm):
         if email and others.exists():
             raise forms.ValidationError(f"Another contact of this account has the e-mail address {email}.")
         return email
+
+
+class ReassignForm(forms.Form):
+    """Accounts of one book and the TAM who takes them.
+
+    `book` is the book whose accounts are listed. The accounts are checked
+    for existence here; whether they still belong to the book is checked
+    when they move, under a lock.
+    """
+
+    accounts = forms.ModelMultipleChoiceField(
+        queryset=Account.objects.all(),
+        error_messages={
+            "required": "Select at least one account to move.",
+            "invalid_choice": "One of the selected accounts no longer exists. Reload the page and select again.",
+            "invalid_pk_value": "The selection names no account. Reload the page and select again.",
+        },
+    )
+    to_tam = forms.ModelChoiceField(
+        label="New TAM",
+        queryset=User.objects.none(),
+        empty_label="Choose a TAM",
+        error_messages={
+            "required": "Choose the TAM who takes the accounts.",
+            "invalid_choice": "Choose one of the listed TAMs: that user is not an active TAM.",
+        },
+    )
+
+    def __init__(self, *args, book: "selectors.Book", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.book = book
+        self.fields["to_tam"].queryset = selectors.new_tams()
+        self.fields["to_tam"].widget.attrs["class"] = "form-select"
+
+    def clean_to_tam(self):
+        to_tam = self.cleaned_data["to_tam"]
+        if self.book.tam is not None and to_tam.pk == self.book.tam.pk:
+            raise forms.ValidationError(f"The accounts already belong to {to_tam.get_username()}. Choose another TAM.")
+        return to_tam

@@ -1,15 +1,22 @@
-"""Reads of accounts: access checks, the hierarchy, subscriptions with current MRR, contacts."""
+"""Reads of accounts: access checks, the hierarchy, subscriptions with current MRR, contacts, books of TAMs."""
 
 import dataclasses
 import datetime
 from decimal import Decimal
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from common.money import CentsField
+from journeys.selectors import DATE_FIELDS
 from retention.models import MrrLine
 
 from .models import Account, Contact, User
+from .roles import Role
+
+# The value that stands for "no TAM" where a page names a book by its TAM's id.
+NO_TAM = "none"
+# Accounts listed at most on the page that moves accounts; a search narrows a longer book.
+BOOK_ROWS_SHOWN = 300
 
 
 def can_read_account(user: User, account: Account) -> bool:
@@ -88,3 +95,68 @@ def subscriptions_with_mrr(account: Account) -> SubscriptionSummary:
 
 def account_contacts(account: Account) -> QuerySet[Contact]:
     return account.contacts.order_by("name", "id")
+
+
+@dataclasses.dataclass(frozen=True)
+class Book:
+    """The accounts that one user owns as TAM, or that no one owns when `tam` is None."""
+
+    tam: User | None
+    accounts: int
+
+    @property
+    def key(self) -> str:
+        return str(self.tam.pk) if self.tam is not None else NO_TAM
+
+    @property
+    def label(self) -> str:
+        owner = self.tam.get_username() if self.tam is not None else "No TAM"
+        return f"{owner} ({self.accounts} account{'' if self.accounts == 1 else 's'})"
+
+
+def books() -> list[Book]:
+    """Return the books of every TAM and every other owner of accounts, by user name, then the book without a TAM.
+
+    A TAM who left keeps a book, with their accounts, until someone moves them.
+    The book without a TAM is listed when it contains accounts.
+    """
+    counts = dict(Account.objects.values_list("tam_id").annotate(count=Count("id")).order_by())
+    owners = User.objects.filter(Q(groups__name=Role.TAM) | Q(pk__in=[pk for pk in counts if pk is not None]))
+    found = [Book(tam=user, accounts=counts.get(user.pk, 0)) for user in owners.distinct().order_by("username")]
+    if counts.get(None):
+        found.append(Book(tam=None, accounts=counts[None]))
+    return found
+
+
+def new_tams() -> QuerySet[User]:
+    """Return the users who may take accounts: active TAMs, by user name."""
+    return User.objects.filter(groups__name=Role.TAM, is_active=True).distinct().order_by("username")
+
+
+@dataclasses.dataclass(frozen=True)
+class BookPage:
+    """The accounts of a book that a page lists, and how many match the search in all."""
+
+    accounts: list[Account]
+    matching: int
+
+
+def book_accounts(tam: User | None, search: str = "") -> BookPage:
+    """Return up to BOOK_ROWS_SHOWN accounts of the book of `tam`, by name, with their parent and open journeys.
+
+    `search` keeps the accounts whose name or external id contains it, in any
+    case. Each account has `open_journeys`: its journeys with a milestone not
+    reached.
+    """
+    accounts = Account.objects.filter(tam=tam) if tam is not None else Account.objects.filter(tam__isnull=True)
+    if search:
+        accounts = accounts.filter(Q(name__icontains=search) | Q(external_id__icontains=search))
+    not_reached = Q()
+    for field in DATE_FIELDS:
+        not_reached |= Q(**{f"journeys__{field}__isnull": True})
+    listed = (
+        accounts.select_related("parent")
+        .annotate(open_journeys=Count("journeys", filter=not_reached))
+        .order_by("name", "external_id")[:BOOK_ROWS_SHOWN]
+    )
+    return BookPage(accounts=list(listed), matching=accounts.count())

@@ -1,8 +1,10 @@
-"""Writes to accounts: the accounts import and the ultimate-parent refresh."""
+"""Writes to accounts: the accounts import, moves to another TAM and the ultimate-parent refresh."""
 
+import dataclasses
 import logging
 import os
 import time
+from collections.abc import Collection
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -28,6 +30,7 @@ from retention.locks import report_lock
 from retention.models import ImportRun
 from retention.services import mark_import_stored, schedule_recompute
 
+from . import audit
 from .models import Account, Contact, Segment, User
 from .roles import Role
 
@@ -138,7 +141,7 @@ def import_accounts(
                 tams.close_loading()
                 new_tam_accounts = _accounts_with_new_tam(stage) if "tam_email" in present else []
                 created = _write_accounts(stage, present)
-            reassigned = reassign_open_journeys(new_tam_accounts, user=_uploader(import_run_id))
+            reassigned = reassign_open_journeys(new_tam_accounts, user=_uploader(import_run_id)).total()
             changed = refresh_ultimate_parents()
             # Reports use the hierarchy as stored now, so a change restates every month.
             schedule_recompute(None, import_run_id)
@@ -342,6 +345,51 @@ def _write_accounts(stage: StagingTable, present: set[str]) -> int:
             f"UPDATE {ACCOUNT} SET {', '.join(assignments)} WHERE external_id IN (SELECT external_id FROM {stage.name})"
         )
     return created
+
+
+class AccountsChanged(Exception):
+    """Some accounts of a move were deleted, or got another TAM, after the page listed them."""
+
+    def __init__(self, names: list[str], missing: int):
+        self.names = names
+        self.missing = missing
+        super().__init__(f"{len(names) + missing} accounts changed since they were listed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reassignment:
+    """The outcome of a move to another TAM: the accounts moved and the open journeys that went with them."""
+
+    accounts: int
+    journeys: int
+
+
+def reassign_accounts(
+    account_ids: Collection[int], from_tam: User | None, to_tam: User, *, user: User | None = None
+) -> Reassignment:
+    """Give the accounts `to_tam` as their owning TAM, together with their open journeys, all or none.
+
+    Every account must still belong to `from_tam`, or have no TAM when it is
+    None; otherwise AccountsChanged names the others and nothing changes.
+    Finished journeys keep the TAM who ran them (see
+    journeys.services.reassign_open_journeys). Each account gets an audit
+    event. Customer rows of the retention results carry the owning TAM, so
+    every month is recomputed.
+    """
+    ids = sorted(set(account_ids))
+    from_id = from_tam.pk if from_tam is not None else None
+    with report_lock():
+        accounts = list(Account.objects.select_for_update().filter(pk__in=ids).order_by("name", "external_id"))
+        moved_elsewhere = [str(account) for account in accounts if account.tam_id != from_id]
+        if moved_elsewhere or len(accounts) != len(ids):
+            raise AccountsChanged(moved_elsewhere, len(ids) - len(accounts))
+        Account.objects.filter(pk__in=ids).update(tam=to_tam)
+        journeys = reassign_open_journeys(ids, user=user)
+        for account in accounts:
+            audit.record_tam_change(account, from_tam, to_tam, journeys[account.pk], user=user)
+        schedule_recompute(None)
+    logger.info("%d accounts moved to TAM %s with %d open journeys", len(ids), to_tam.get_username(), journeys.total())
+    return Reassignment(accounts=len(ids), journeys=journeys.total())
 
 
 def refresh_ultimate_parents() -> int:

@@ -1,7 +1,7 @@
-"""The home redirect, the about page, the account page and contact editing."""
+"""The home redirect, the about page, the account page, contact editing and moving accounts to another TAM."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,7 +11,7 @@ from journeys import plan_selectors
 from journeys.selectors import account_segment, journey_milestones, target_days
 
 from . import selectors, services
-from .forms import ContactForm
+from .forms import ContactForm, ReassignForm
 from .models import Account, Contact
 
 
@@ -96,3 +96,56 @@ def contact_new(request, pk: int):
 def contact_edit(request, pk: int, contact_pk: int):
     contact = _contact_for(request, pk, contact_pk)
     return _contact_page(request, contact.account, contact)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+@permission_required("accounts.reassign_account", raise_exception=True)
+def reassign(request):
+    """List the accounts of one book and move the selected ones to another TAM."""
+    data = request.POST if request.method == "POST" else request.GET
+    key = data.get("from_tam", "")
+    search = data.get("q", "").strip()
+    books = selectors.books()
+    book = next((book for book in books if book.key == key), None)
+    form = ReassignForm(request.POST or None, book=book) if book is not None else None
+    if request.method == "POST" and book is None:
+        messages.error(request, "Choose whose accounts to move: that book is not listed.")
+    elif request.method == "POST" and form.is_valid():
+        accounts = form.cleaned_data["accounts"]
+        to_tam = form.cleaned_data["to_tam"]
+        try:
+            moved = services.reassign_accounts([account.pk for account in accounts], book.tam, to_tam)
+        except services.AccountsChanged as changed:
+            form.add_error("accounts", _changed_message(changed))
+        else:
+            journeys = f"{moved.journeys} open journey{'' if moved.journeys == 1 else 's'}"
+            messages.success(
+                request,
+                f"Moved {moved.accounts} account{'' if moved.accounts == 1 else 's'} to {to_tam.get_username()},"
+                f" with {journeys}. Retention figures are being recomputed.",
+            )
+            return redirect(f"{reverse('accounts:reassign')}?from_tam={book.key}")
+    if request.method == "POST":
+        selected = set(data.getlist("accounts"))
+    else:
+        selected = set(data.getlist("account"))
+    context = {
+        "books": books,
+        "book": book,
+        "search": search,
+        "page": selectors.book_accounts(book.tam, search) if book is not None else None,
+        "shown_at_most": selectors.BOOK_ROWS_SHOWN,
+        "selected": selected,
+        "form": form,
+    }
+    return render(request, "accounts/reassign.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _changed_message(changed: "services.AccountsChanged") -> str:
+    parts = []
+    if changed.names:
+        parts.append(f"{', '.join(changed.names)} now belong{'s' if len(changed.names) == 1 else ''} to another TAM")
+    if changed.missing:
+        parts.append(f"{changed.missing} of the selected accounts no longer exist{'s' if changed.missing == 1 else ''}")
+    return f"{'; '.join(parts)}. Nothing was moved: reload the page and select again."

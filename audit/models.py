@@ -1,4 +1,4 @@
-"""The audit log: one row per import, recomputation, milestone, plan, objective or rate change.
+"""The audit log: one row per import, recomputation, milestone, plan, objective, rate change or account move.
 
 Rows are only ever inserted, in the transaction of the change they describe,
 by `audit.services.record`.
@@ -31,6 +31,7 @@ class AuditAction(models.TextChoices):
     RATE_CREATED = "rate_created", "Rate created"
     RATE_CHANGED = "rate_changed", "Rate changed"
     RATE_DELETED = "rate_deleted", "Rate deleted"
+    ACCOUNT_REASSIGNED = "account_reassigned", "Account moved to another TAM"
 
 
 class ObjectType(models.TextChoices):
@@ -40,6 +41,7 @@ class ObjectType(models.TextChoices):
     SUCCESS_PLAN = "success_plan", "Success plan"
     OBJECTIVE = "objective", "Objective"
     COST_RATE = "cost_rate", "Cost rate"
+    ACCOUNT = "account", "Account"
 
 
 class AuditEvent(models.Model):

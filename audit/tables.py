@@ -16,6 +16,7 @@ OBJECT_PAGES = {
     ObjectType.JOURNEY: "journeys:journey",
     ObjectType.SUCCESS_PLAN: "journeys:plan",
     ObjectType.COST_RATE: "services_cost:rate_edit",
+    ObjectType.ACCOUNT: "accounts:account",
 }
 
 

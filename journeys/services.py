@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+from collections import Counter
 from collections.abc import Collection, Iterable
 
 from django.db import transaction
@@ -178,8 +179,8 @@ def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
 
 
 @transaction.atomic
-def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = None) -> int:
-    """Move the open journeys of the given accounts to each account's current TAM and return how many moved.
+def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = None) -> Counter[int]:
+    """Move the open journeys of the given accounts to each account's current TAM and count the moves by account id.
 
     A journey is open while at least one milestone is not reached. Finished
     journeys keep the TAM who ran them, because the time-to-value report by TAM
@@ -189,7 +190,7 @@ def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = 
     transaction that changes the accounts' TAM.
     """
     ids = sorted(set(account_ids))
-    moved = 0
+    moved: Counter[int] = Counter()
     for start in range(0, len(ids), ACCOUNTS_PER_QUERY):
         chunk = ids[start : start + ACCOUNTS_PER_QUERY]
         # The row lock makes a concurrent milestone save wait, so the history records below hold current values.
@@ -206,9 +207,9 @@ def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = 
                 journeys.append(journey)
         if journeys:
             bulk_update_with_history(journeys, Journey, ["tam"], batch_size=1000, default_user=user)
-            moved += len(journeys)
+            moved.update(journey.account_id for journey in journeys)
     if moved:
-        logger.info("%d open journeys of %d accounts moved to the accounts' new TAM", moved, len(ids))
+        logger.info("%d open journeys of %d accounts moved to the accounts' new TAM", moved.total(), len(ids))
     return moved
 
 

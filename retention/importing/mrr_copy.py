@@ -677,13 +677,13 @@ def _size(files: list[str]) -> int:
 class _Progress:
     """Counter of the months and lines loaded, which keeps the first failure.
 
-    The scan of the file made the first half of the rows; the second half
+    The scan of the file made the first half of the rows. The second half
     grows with the size of the month files loaded so far, and bytes of the
     file go with the rows. As in the scan, a report gives a multiple of
-    PROGRESS_EVERY rows and comes at most once per tenth of the file's rows,
-    and the last one gives every row. One report for every PROGRESS_EVERY
-    rows had kept a thread storing reports through about a fifth of the
-    loading of a million lines.
+    PROGRESS_EVERY rows and comes at most once per tenth of the file's rows.
+    The last report gives every row. With one report for every
+    PROGRESS_EVERY rows, a million lines had kept a thread storing reports
+    through about a fifth of the loading.
     """
 
     def __init__(self, plan: Plan, total_bytes: int, on_progress: ProgressCallback | None, reported: int):

@@ -263,3 +263,15 @@ def test_admin_tam_change_moves_open_journey(client, cs_admin, tam, open_journey
     assert finished_journey.tam == tam
     record = open_journey.history.order_by("-history_date", "-history_id").first()
     assert record.history_user == cs_admin
+
+
+def test_admin_tam_change_in_audit_log(client, cs_admin, tam, open_journey, finished_journey, other_tam):
+    cs_admin.is_staff = True
+    cs_admin.save()
+    client.force_login(cs_admin)
+
+    admin_change(client, open_journey.account, other_tam)
+
+    event = AuditEvent.objects.get(action=AuditAction.ACCOUNT_REASSIGNED)
+    assert (event.object_id, event.label, event.actor) == (str(open_journey.account.pk), "Globex (ACC-1)", cs_admin)
+    assert event.details == {"changes": {"owning_TAM": ["tam_owner", "tam_other"]}, "open_journeys_moved": 1}

@@ -1,6 +1,7 @@
 """Month partitions of the MRR line table and the month tables of the fast import, on PostgreSQL."""
 
 import datetime
+import itertools
 import os
 import shutil
 import subprocess
@@ -270,16 +271,19 @@ def test_progress_of_loading_comes_once_per_tenth(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mrr_copy, "_load_table", note_reports_then_load)
     rows = "".join(
-        f"2023-{month:02d},ACC-1,SUB-{index},Premium,1,1.00,recurring\n" for month in range(1, 13) for index in range(10)
+        f"2023-{month:02d},ACC-1,SUB-{index},Premium,1,1.00,recurring\n"
+        for month in range(1, 13)
+        for index in range(10)
     )
+    path = write_csv(tmp_path / "m.csv", HEADER + rows)
 
-    summary = import_mrr(write_csv(tmp_path / "m.csv", HEADER + rows), on_progress=lambda *report: reported.append(report))
+    summary = import_mrr(path, on_progress=lambda *report: reported.append(report))
 
     assert summary["lines_stored"] == 120
     loading = [count for count, _, _ in reported[reports_before_loading[0] :]]
     # The loading makes the second half of the 120 rows: steps of at least 12 rows, then the last report.
     assert len(loading) <= 6
-    assert all(later - earlier >= 12 for earlier, later in zip(loading, loading[1:-1]))
+    assert all(later - earlier >= 12 for earlier, later in itertools.pairwise(loading[:-1]))
     assert loading == sorted(set(loading))
     assert loading[-1] == 120
 

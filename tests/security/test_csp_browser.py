@@ -25,6 +25,7 @@ PAGES = [
     "/services-cost/rates/",
     "/services-cost/estimates/",
     "/retention/imports/",
+    "/accounts/reassign/?from_tam=none",
 ]
 
 
