@@ -32,6 +32,23 @@ class ContactForm(forms.ModelForm):
         return email
 
 
+class BookSearchForm(forms.Form):
+    """Text that narrows the listed book to the accounts whose name or external id contains it."""
+
+    q = forms.CharField(
+        label="Name or id contains",
+        required=False,
+        max_length=100,
+        error_messages={
+            "max_length": (
+                "The search has %(show_value)d characters, more than the maximum of %(limit_value)d."
+                " Type a shorter part of a name or id."
+            ),
+            "null_characters_not_allowed": "The search contains a null character. Type the name or id again.",
+        },
+    )
+
+
 class ReassignForm(forms.Form):
     """Accounts of one book and the TAM who takes them.
 

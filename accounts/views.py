@@ -11,7 +11,7 @@ from journeys import plan_selectors
 from journeys.selectors import account_segment, journey_milestones, target_days
 
 from . import selectors, services
-from .forms import ContactForm, ReassignForm
+from .forms import BookSearchForm, ContactForm, ReassignForm
 from .models import Account, Contact
 
 
@@ -105,13 +105,14 @@ def reassign(request):
     """List the accounts of one book and move the selected ones to another TAM."""
     data = request.POST if request.method == "POST" else request.GET
     key = data.get("from_tam", "")
-    search = data.get("q", "").strip()
+    search_form = BookSearchForm(data)
+    search = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     books = selectors.books()
     book = next((book for book in books if book.key == key), None)
     form = ReassignForm(request.POST or None, book=book) if book is not None else None
     if request.method == "POST" and book is None:
         messages.error(request, "Choose whose accounts to move: that book is not listed.")
-    elif request.method == "POST" and form.is_valid():
+    elif request.method == "POST" and search_form.is_valid() and form.is_valid():
         accounts = form.cleaned_data["accounts"]
         to_tam = form.cleaned_data["to_tam"]
         try:
@@ -134,12 +135,13 @@ def reassign(request):
         "books": books,
         "book": book,
         "search": search,
+        "search_form": search_form,
         "page": selectors.book_accounts(book.tam, search) if book is not None else None,
-        "shown_at_most": selectors.BOOK_ROWS_SHOWN,
         "selected": selected,
         "form": form,
     }
-    return render(request, "accounts/reassign.html", context, status=400 if request.method == "POST" else 200)
+    rejected = request.method == "POST" or not search_form.is_valid()
+    return render(request, "accounts/reassign.html", context, status=400 if rejected else 200)
 
 
 def _changed_message(changed: "services.AccountsChanged") -> str:

@@ -265,6 +265,31 @@ def test_search_and_row_limit(login, tam, monkeypatch):
     assert acme.context["page"].matching == 3
 
 
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        ("a" * 101, "The search has 101 characters, more than the maximum of 100."),
+        ("a" * 60000, "The search has 60000 characters, more than the maximum of 100."),
+        ("Glob\x00ex", "The search contains a null character. Type the name or id again."),
+    ],
+    ids=["101 characters", "60,000 characters", "null character"],
+)
+def test_bad_search_is_rejected(login, tam, other_tam, book, search, message):
+    before = _owners()
+    client = login("manager")
+
+    listed = client.get(URL, {"from_tam": tam.pk, "q": search})
+    posted = client.post(
+        URL, {"from_tam": tam.pk, "q": search, "accounts": [book["globex"].pk], "to_tam": other_tam.pk}
+    )
+
+    _rejected(listed, message)
+    assert [account.name for account in listed.context["page"].accounts] == ["Globex", "Initech"]
+    _rejected(posted, message)
+    assert _owners() == before
+    assert not AuditEvent.objects.filter(action=AuditAction.ACCOUNT_REASSIGNED).exists()
+
+
 def test_account_page_move_link(login, tam, book):
     url = f"/accounts/{book['globex'].pk}/"
 
