@@ -174,6 +174,23 @@ def test_bad_form_names_the_field_and_moves_nothing(login, tam, other_tam, book,
     assert not PendingRecompute.objects.exists()
 
 
+@pytest.mark.parametrize("search", ["", "no such account"], ids=["whole book", "nothing listed"])
+def test_tam_error_shows_above_the_list(login, tam, book, search):
+    data = {"from_tam": tam.pk, "q": search, "accounts": [book["globex"].pk], "to_tam": ""}
+
+    page = _text(login("manager").post(URL, data))
+
+    assert 'id="to-tam-error"' in page
+    assert page.index("Choose the TAM who takes the accounts.") < page.index('id="book-accounts"')
+
+
+def test_move_button_is_above_the_list(login, tam, book):
+    page = _text(login("manager").get(URL, {"from_tam": tam.pk}))
+
+    assert page.index('id="id_to_tam"') < page.index('id="book-accounts"')
+    assert page.index('id="move"') < page.index('id="book-accounts"')
+
+
 @pytest.mark.parametrize("who", ["manager", "cs_admin", "inactive_tam", "same_tam"])
 def test_only_another_active_tam_takes_accounts(login, tam, book, manager, cs_admin, who):
     to_tam = {
