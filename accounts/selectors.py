@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from common.money import CentsField
-from journeys.selectors import DATE_FIELDS
+from journeys.selectors import DATE_FIELDS, segment_expression
 from retention.models import MrrLine
 
 from .models import Account, Contact, User
@@ -142,11 +142,12 @@ class BookPage:
 
 
 def book_accounts(tam: User | None, search: str = "") -> BookPage:
-    """Return up to BOOK_ROWS_SHOWN accounts of the book of `tam`, by name, with their parent and open journeys.
+    """Return up to BOOK_ROWS_SHOWN accounts of the book of `tam`, by name, with parent, segment and open journeys.
 
     `search` keeps the accounts whose name or external id contains it, in any
     case. Each account has `open_journeys`: its journeys with a milestone not
-    reached.
+    reached. It also has `report_segment`, the ultimate parent's segment as the
+    account page and the reports show it. A child's own segment is usually blank.
     """
     accounts = Account.objects.filter(tam=tam) if tam is not None else Account.objects.filter(tam__isnull=True)
     if search:
@@ -156,7 +157,7 @@ def book_accounts(tam: User | None, search: str = "") -> BookPage:
         not_reached |= Q(**{f"journeys__{field}__isnull": True})
     listed = (
         accounts.select_related("parent")
-        .annotate(open_journeys=Count("journeys", filter=not_reached))
+        .annotate(open_journeys=Count("journeys", filter=not_reached), report_segment=segment_expression(""))
         .order_by("name", "external_id")[:BOOK_ROWS_SHOWN]
     )
     return BookPage(accounts=list(listed), matching=accounts.count())

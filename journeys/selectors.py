@@ -11,11 +11,19 @@ from .defaults import DEFAULT_TARGET_DAYS
 from .models import Journey, JourneyTask, Milestone, MilestoneTarget, OverdueMark
 from .rules import order_warnings
 
-# The segment that reports and targets use: the ultimate parent's, or the account's own at the top.
-SEGMENT_EXPRESSION = Case(
-    When(account__ultimate_parent__isnull=False, then=F("account__ultimate_parent__segment")),
-    default=F("account__segment"),
-)
+
+def segment_expression(account_path: str) -> Case:
+    """Build the expression for the segment that reports and targets use, the ultimate parent's or, at the top, its own.
+
+    `account_path` leads from the queried model to the account, such as "account__", and is empty on accounts.
+    """
+    return Case(
+        When(**{f"{account_path}ultimate_parent__isnull": False}, then=F(f"{account_path}ultimate_parent__segment")),
+        default=F(f"{account_path}segment"),
+    )
+
+
+SEGMENT_EXPRESSION = segment_expression("account__")
 DATE_FIELDS = [milestone.date_field for milestone in Milestone]
 
 

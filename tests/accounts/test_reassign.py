@@ -282,6 +282,16 @@ def test_search_and_row_limit(login, tam, monkeypatch):
     assert acme.context["page"].matching == 3
 
 
+def test_book_shows_segment_of_ultimate_parent(tam):
+    holding = AccountFactory(name="Globex Holding", tam=tam, segment=Segment.LARGE)
+    AccountFactory(name="Globex EU", tam=tam, parent=holding, segment="")
+    AccountFactory(name="Initech", tam=tam, segment=Segment.SMB)
+
+    listed = {account.name: account.report_segment for account in selectors.book_accounts(tam).accounts}
+
+    assert listed == {"Globex EU": "Large", "Globex Holding": "Large", "Initech": "SMB"}
+
+
 @pytest.mark.parametrize(
     ("search", "message"),
     [
