@@ -33,6 +33,7 @@ from retention.services import mark_import_stored, schedule_recompute
 from . import audit
 from .models import Account, Contact, Segment, User
 from .roles import Role
+from .selectors import new_tams
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +357,10 @@ class AccountsChanged(Exception):
         super().__init__(f"{len(names) + missing} accounts changed since they were listed")
 
 
+class TamNotActive(Exception):
+    """The TAM chosen to take the accounts was deactivated, or lost the TAM role, before the move ran."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Reassignment:
     """The outcome of a move to another TAM: the accounts moved and the open journeys that went with them."""
@@ -371,6 +376,7 @@ def reassign_accounts(
 
     Every account must still belong to `from_tam`, or have no TAM when it is
     None; otherwise AccountsChanged names the others and nothing changes.
+    TamNotActive means that `to_tam` is no longer an active TAM, and nothing changes.
     Finished journeys keep the TAM who ran them (see
     journeys.services.reassign_open_journeys). Each account gets an audit
     event. Customer rows of the retention results carry the owning TAM, so
@@ -379,6 +385,10 @@ def reassign_accounts(
     ids = sorted(set(account_ids))
     from_id = from_tam.pk if from_tam is not None else None
     with report_lock():
+        # The form checked the TAM already, but the move may have waited for the lock behind an import or a recompute.
+        if not new_tams().filter(pk=to_tam.pk).exists():
+            logger.warning("Move of %d accounts rejected: user %s is not an active TAM", len(ids), to_tam.pk)
+            raise TamNotActive(to_tam.get_username())
         accounts = list(Account.objects.select_for_update().filter(pk__in=ids).order_by("name", "external_id"))
         moved_elsewhere = [str(account) for account in accounts if account.tam_id != from_id]
         if moved_elsewhere or len(accounts) != len(ids):

@@ -119,6 +119,9 @@ def reassign(request):
             moved = services.reassign_accounts([account.pk for account in accounts], book.tam, to_tam)
         except services.AccountsChanged as changed:
             form.add_error("accounts", _changed_message(changed))
+        except services.TamNotActive:
+            message = f"{to_tam.get_username()} is no longer an active TAM, so nothing was moved. Choose another TAM."
+            form.add_error("to_tam", message)
         else:
             journeys = f"{moved.journeys} open journey{'' if moved.journeys == 1 else 's'}"
             messages.success(

@@ -1,12 +1,13 @@
 """Managers and CS admins move accounts, with their open journeys, to another TAM."""
 
+import contextlib
 import datetime
 
 import pytest
 from django.contrib.messages import get_messages
 
-from accounts import selectors
-from accounts.models import Account, Segment
+from accounts import selectors, services
+from accounts.models import Account, Segment, User
 from accounts.roles import Role
 from audit.models import AuditAction, AuditEvent
 from journeys.models import Journey
@@ -237,6 +238,39 @@ def test_account_moved_by_an_import_meanwhile_moves_nothing(login, tam, other_ta
 
     _rejected(response, "Initech (ACC-I) now belongs to another TAM")
     assert _owners() == [("ACC-G", "tam_owner"), ("ACC-I", "tam_other")]
+
+
+def test_tam_deactivated_while_waiting_moves_nothing(login, tam, other_tam, book, monkeypatch):
+    take_lock = services.report_lock
+
+    @contextlib.contextmanager
+    def lock_after_deactivation():
+        User.objects.filter(pk=other_tam.pk).update(is_active=False)
+        with take_lock():
+            yield
+
+    monkeypatch.setattr(services, "report_lock", lock_after_deactivation)
+    before = _owners()
+
+    response = login("manager").post(URL, {"from_tam": tam.pk, "accounts": [book["globex"].pk], "to_tam": other_tam.pk})
+
+    _rejected(response, "tam_other is no longer an active TAM, so nothing was moved. Choose another TAM.")
+    assert _owners() == before
+    assert Journey.objects.get(pk=book["open"].pk).tam == tam
+    assert not AuditEvent.objects.filter(action=AuditAction.ACCOUNT_REASSIGNED).exists()
+    assert not PendingRecompute.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["manager", "inactive_tam"])
+def test_service_rejects_target_not_active_tam(tam, book, manager, who):
+    to_tam = manager if who == "manager" else UserFactory(username="gone", role=Role.TAM, is_active=False)
+    before = _owners()
+
+    with pytest.raises(services.TamNotActive):
+        services.reassign_accounts([book["globex"].pk], tam, to_tam)
+
+    assert _owners() == before
+    assert not AuditEvent.objects.filter(action=AuditAction.ACCOUNT_REASSIGNED).exists()
 
 
 @pytest.mark.parametrize("key", ["", "987654", "abc"])
