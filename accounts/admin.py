@@ -51,9 +51,11 @@ class AccountAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # A new parent or segment restates every month, as an accounts import does.
         with report_lock():
+            # The TAM stored now, under the lock, is the one that a move on the page may have set meanwhile.
+            old_tam_id = Account.objects.filter(pk=obj.pk).values_list("tam_id", flat=True).first() if change else None
             super().save_model(request, obj, form, change)
-            if change and "tam" in form.changed_data:
-                old_tam = User.objects.filter(pk=form.initial.get("tam")).first()
+            if change and "tam" in form.changed_data and old_tam_id != obj.tam_id:
+                old_tam = User.objects.filter(pk=old_tam_id).first()
                 moved = reassign_open_journeys([obj.pk], user=request.user)
                 record_tam_change(obj, old_tam, obj.tam, moved[obj.pk], user=request.user)
             refresh_ultimate_parents()

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from common.money import CentsField
-from journeys.selectors import DATE_FIELDS, segment_expression
+from journeys.selectors import milestone_not_reached, segment_expression
 from retention.models import MrrLine
 
 from .models import Account, Contact, User
@@ -152,12 +152,12 @@ def book_accounts(tam: User | None, search: str = "") -> BookPage:
     accounts = Account.objects.filter(tam=tam) if tam is not None else Account.objects.filter(tam__isnull=True)
     if search:
         accounts = accounts.filter(Q(name__icontains=search) | Q(external_id__icontains=search))
-    not_reached = Q()
-    for field in DATE_FIELDS:
-        not_reached |= Q(**{f"journeys__{field}__isnull": True})
     listed = (
         accounts.select_related("parent")
-        .annotate(open_journeys=Count("journeys", filter=not_reached), report_segment=segment_expression(""))
+        .annotate(
+            open_journeys=Count("journeys", filter=milestone_not_reached("journeys__")),
+            report_segment=segment_expression(""),
+        )
         .order_by("name", "external_id")[:BOOK_ROWS_SHOWN]
     )
     return BookPage(accounts=list(listed), matching=accounts.count())

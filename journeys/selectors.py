@@ -72,12 +72,20 @@ def visible_journeys(user: User) -> QuerySet[Journey]:
     return journeys.filter(Q(tam=user) | Q(account__tam=user))
 
 
-def open_journeys(journeys: QuerySet[Journey]) -> QuerySet[Journey]:
-    """Journeys with at least one milestone not reached."""
+def milestone_not_reached(journey_path: str = "") -> Q:
+    """Build the condition that a journey has at least one milestone not reached.
+
+    `journey_path` leads from the queried model to the journey, such as "journeys__", and is empty on journeys.
+    """
     any_open = Q()
     for field in DATE_FIELDS:
-        any_open |= Q(**{f"{field}__isnull": True})
-    return journeys.filter(any_open)
+        any_open |= Q(**{f"{journey_path}{field}__isnull": True})
+    return any_open
+
+
+def open_journeys(journeys: QuerySet[Journey]) -> QuerySet[Journey]:
+    """Journeys with at least one milestone not reached."""
+    return journeys.filter(milestone_not_reached())
 
 
 @dataclasses.dataclass(frozen=True)

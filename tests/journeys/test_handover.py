@@ -1,5 +1,6 @@
 """Journeys after an accounts import or the admin site gives their account another TAM."""
 
+import contextlib
 import datetime
 from io import StringIO
 
@@ -8,7 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from accounts.models import Segment
+from accounts import admin as accounts_admin
+from accounts.models import Account, Segment
+from accounts.roles import Role
 from audit.models import AuditAction, AuditEvent
 from journeys.models import Journey, TaskStatus
 from journeys.services import start_journey
@@ -275,3 +278,25 @@ def test_admin_tam_change_in_audit_log(client, cs_admin, tam, open_journey, fini
     event = AuditEvent.objects.get(action=AuditAction.ACCOUNT_REASSIGNED)
     assert (event.object_id, event.label, event.actor) == (str(open_journey.account.pk), "Globex (ACC-1)", cs_admin)
     assert event.details == {"changes": {"owning_TAM": ["tam_owner", "tam_other"]}, "open_journeys_moved": 1}
+
+
+def test_admin_audit_names_tam_set_before_lock(client, cs_admin, tam, open_journey, other_tam, monkeypatch):
+    """A move on the Move accounts page commits while the admin form waits for the report lock."""
+    cs_admin.is_staff = True
+    cs_admin.save()
+    client.force_login(cs_admin)
+    third = UserFactory(username="tam_third", role=Role.TAM)
+    real_lock = accounts_admin.report_lock
+
+    @contextlib.contextmanager
+    def move_then_lock():
+        Account.objects.filter(pk=open_journey.account.pk).update(tam=third)
+        with real_lock():
+            yield
+
+    monkeypatch.setattr(accounts_admin, "report_lock", move_then_lock)
+
+    admin_change(client, open_journey.account, other_tam)
+
+    event = AuditEvent.objects.get(action=AuditAction.ACCOUNT_REASSIGNED)
+    assert event.details["changes"] == {"owning_TAM": ["tam_third", "tam_other"]}
