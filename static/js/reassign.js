@@ -1,10 +1,11 @@
-// The box in the header of the accounts table selects or clears every listed account, and the
-// button counts the selected accounts.
+// The box in the header of the accounts table selects or clears every listed account. The button
+// counts the selected accounts and stays disabled while none is selected.
 (function () {
   const form = document.getElementById("reassign-form");
   const all = document.getElementById("select-all");
   const count = document.getElementById("selected-count");
-  if (!form || !all || !count) {
+  const button = document.getElementById("move");
+  if (!form || !all || !count || !button) {
     return;
   }
   const boxes = Array.from(form.querySelectorAll("input[name='accounts']"));
@@ -12,6 +13,7 @@
   function update() {
     const selected = boxes.filter(function (box) { return box.checked; }).length;
     count.textContent = selected + (selected === 1 ? " account" : " accounts");
+    button.disabled = selected === 0;
     all.checked = selected === boxes.length && boxes.length > 0;
     all.indeterminate = selected > 0 && selected < boxes.length;
   }

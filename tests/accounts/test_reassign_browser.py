@@ -43,9 +43,11 @@ def test_manager_moves_every_account_of_a_book(live_server, browser, tmp_path): 
     page.select_option("#from-tam", label="leaving_tam (3 accounts)")
     page.fill("#search", "")
     page.click("#book-form button[type=submit]")
-    page.wait_for_url(re.compile(r"from_tam="))
+    page.wait_for_url(re.compile(r"from_tam=\d+&q=$"))
+    disabled_with_none = page.is_disabled("#move")
     page.check("#select-all")
     button_all = page.inner_text("#move")
+    disabled_with_all = page.is_disabled("#move")
     page.select_option("#id_to_tam", label="taking_tam")
     page.screenshot(path=str(tmp_path / "move-accounts.png"), full_page=True)
     page.click("#move")
@@ -55,7 +57,9 @@ def test_manager_moves_every_account_of_a_book(live_server, browser, tmp_path): 
 
     assert preselected == 1
     assert button_before == "Move 1 account"
+    assert disabled_with_none
     assert button_all == "Move 3 accounts"
+    assert not disabled_with_all
     assert "Moved 3 accounts to taking_tam, with 1 open journey." in message
     assert set(Account.objects.values_list("tam__username", flat=True)) == {"taking_tam"}
     assert Journey.objects.get(pk=journey.pk).tam.username == "taking_tam"
