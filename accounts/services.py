@@ -392,6 +392,12 @@ def reassign_accounts(
         accounts = list(Account.objects.select_for_update().filter(pk__in=ids).order_by("name", "external_id"))
         moved_elsewhere = [str(account) for account in accounts if account.tam_id != from_id]
         if moved_elsewhere or len(accounts) != len(ids):
+            logger.info(
+                "Move of %d accounts rejected: %d now belong to another TAM and %d are deleted",
+                len(ids),
+                len(moved_elsewhere),
+                len(ids) - len(accounts),
+            )
             raise AccountsChanged(moved_elsewhere, len(ids) - len(accounts))
         Account.objects.filter(pk__in=ids).update(tam=to_tam)
         journeys = reassign_open_journeys(ids, user=user)

@@ -116,7 +116,9 @@ def reassign(request):
         accounts = form.cleaned_data["accounts"]
         to_tam = form.cleaned_data["to_tam"]
         try:
-            moved = services.reassign_accounts([account.pk for account in accounts], book.tam, to_tam)
+            moved = services.reassign_accounts(
+                [account.pk for account in accounts], book.tam, to_tam, user=request.user
+            )
         except services.AccountsChanged as changed:
             form.add_error("accounts", _changed_message(changed))
         except services.TamNotActive:
