@@ -71,18 +71,16 @@ class ReassignForm(forms.Form):
         empty_label="Choose a TAM",
         error_messages={
             "required": "Choose the TAM who takes the accounts.",
-            "invalid_choice": "Choose one of the listed TAMs: that user is not an active TAM.",
+            "invalid_choice": (
+                "Choose one of the listed TAMs: that user is not an active TAM, or already owns the accounts."
+            ),
         },
     )
 
     def __init__(self, *args, book: "selectors.Book", **kwargs):
         super().__init__(*args, **kwargs)
         self.book = book
-        self.fields["to_tam"].queryset = selectors.new_tams()
+        # The book's own TAM is left out, since the accounts already belong to them.
+        tams = selectors.new_tams()
+        self.fields["to_tam"].queryset = tams.exclude(pk=book.tam.pk) if book.tam is not None else tams
         self.fields["to_tam"].widget.attrs["class"] = "form-select"
-
-    def clean_to_tam(self):
-        to_tam = self.cleaned_data["to_tam"]
-        if self.book.tam is not None and to_tam.pk == self.book.tam.pk:
-            raise forms.ValidationError(f"The accounts already belong to {to_tam.get_username()}. Choose another TAM.")
-        return to_tam

@@ -204,11 +204,17 @@ def test_only_another_active_tam_takes_accounts(login, tam, book, manager, cs_ad
 
     response = login("manager").post(URL, {"from_tam": tam.pk, "accounts": [book["globex"].pk], "to_tam": to_tam.pk})
 
-    if who == "same_tam":
-        _rejected(response, "The accounts already belong to tam_owner. Choose another TAM.")
-    else:
-        _rejected(response, "Choose one of the listed TAMs: that user is not an active TAM.")
+    _rejected(response, "Choose one of the listed TAMs: that user is not an active TAM, or already owns the accounts.")
     assert _owners() == before
+
+
+def test_new_tam_list_leaves_out_the_book_tam(login, tam, other_tam, book):
+    response = login("manager").get(URL, {"from_tam": tam.pk})
+
+    page = _text(response)
+    new_tam_list = page[page.index('id="id_to_tam"') :].split("</select>")[0]
+    assert f'<option value="{other_tam.pk}"' in new_tam_list
+    assert f'<option value="{tam.pk}"' not in new_tam_list
 
 
 def test_account_of_another_book_moves_nothing(login, tam, other_tam, book):
