@@ -4,6 +4,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 
+from common.forms import RowsChoiceField
+
 from . import selectors
 from .models import Account, Contact, User
 
@@ -57,7 +59,7 @@ class ReassignForm(forms.Form):
     when they move, under a lock.
     """
 
-    accounts = forms.ModelMultipleChoiceField(
+    accounts = RowsChoiceField(
         queryset=Account.objects.all(),
         error_messages={
             "required": "Select at least one account to move.",

@@ -10,6 +10,7 @@ from django.db.models import Q
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
 from common.csvimport import FIRST_YEAR
+from common.forms import RowsChoiceField
 
 from .models import (
     SEGMENT_CHOICES,
@@ -167,7 +168,7 @@ class StartJourneyForm(forms.Form):
     kind = forms.ChoiceField(choices=JourneyKind.choices, initial=JourneyKind.NEW)
     transaction_date = forms.DateField(widget=DATE_WIDGET, input_formats=["%Y-%m-%d"], label="Transaction date")
     licenses = forms.IntegerField(min_value=1, max_value=999_999_999, label="Purchased licenses")
-    products = forms.ModelMultipleChoiceField(
+    products = RowsChoiceField(
         queryset=Product.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
+from common.forms import RowsChoiceField
 
 from .plan_models import ActivityKind, Objective, ObjectiveStatus, PlanStatus
 from .rules import completion_date_problem
@@ -54,7 +55,7 @@ class ObjectiveForm(forms.Form):
         help_text="Measurable: a number, a date or an event both sides can check.",
     )
     target_date = _date_field("Target date")
-    stakeholders = forms.ModelMultipleChoiceField(
+    stakeholders = RowsChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, help_text="Contacts of the account."
     )
     status = forms.ChoiceField(choices=ObjectiveStatus.choices, initial=ObjectiveStatus.PLANNED)
@@ -130,7 +131,7 @@ class OriginalIntentForm(forms.Form):
 class ActivityForm(forms.Form):
     kind = forms.ChoiceField(choices=ActivityKind.choices, initial=ActivityKind.MEETING)
     date = _date_field("Date", required=True)
-    attendees = forms.ModelMultipleChoiceField(
+    attendees = RowsChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, help_text="Contacts who took part."
     )
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=TEXT_MAX_LENGTH)

@@ -160,8 +160,9 @@ def _rejected(response, message):
         ({"to_tam": ""}, "Choose the TAM who takes the accounts."),
         ({"accounts": ["x"]}, "The selection names no account. Reload the page and select again."),
         ({"accounts": ["987654"]}, "One of the selected accounts no longer exists."),
+        ({"accounts": ["1" * 30]}, "The selection names no account. Reload the page and select again."),
     ],
-    ids=["no accounts", "no TAM", "not an id", "no such account"],
+    ids=["no accounts", "no TAM", "not an id", "no such account", "id beyond 64 bits"],
 )
 def test_bad_form_names_the_field_and_moves_nothing(login, tam, other_tam, book, change, message):
     before = _owners()

@@ -223,6 +223,18 @@ def test_start_journey_page_creates_tasks(login, tam):
     assert journey.tasks.count() == 1
 
 
+def test_start_journey_product_id_beyond_64_bits(login, tam):
+    account = AccountFactory(tam=tam)
+
+    data = {"account": account.pk, "kind": "new", "transaction_date": "2024-06-20", "licenses": "40"}
+
+    response = login("tam").post("/journeys/start/", {**data, "products": "9" * 30})
+
+    assert response.status_code == 200
+    assert "products" in response.context["form"].errors
+    assert not Journey.objects.exists()
+
+
 def test_start_journey_rejects_other_tams_account(login, other_tam):
     account = AccountFactory(tam=other_tam)
 

@@ -173,6 +173,17 @@ def test_accepting_offer_page_completes_kickoff(login, world):
     assert world["journey"].kickoff_date == D(2024, 6, 5)
 
 
+def test_attendee_id_beyond_64_bits_rejected(login, world):
+    response = login("tam").post(
+        f"/journeys/accounts/{world['account'].pk}/activities/new/",
+        {"kind": "call", "date": "2024-06-20", "summary": "x", "attendees": ["1" * 30]},
+    )
+
+    assert response.status_code == 400
+    assert "attendees" in response.context["form"].errors
+    assert Activity.objects.count() == 1
+
+
 def test_future_activity_rejected(login, world):
     response = login("tam").post(
         f"/journeys/accounts/{world['account'].pk}/activities/new/",
