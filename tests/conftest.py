@@ -28,6 +28,27 @@ def require_postgresql(reason: str) -> None:
         pytest.skip(message)
 
 
+def expect_status(response, expected) -> None:
+    """Check a response's status code, or with "login" a redirect to the login page."""
+    if expected == "login":
+        assert response.status_code == 302
+        assert response.url.startswith("/login/")
+    else:
+        assert response.status_code == expected
+
+
+@pytest.fixture
+def login(client, request):
+    """Return a function that signs the test client in as the named user fixture, or no one for "anonymous"."""
+
+    def as_user(name):
+        if name != "anonymous":
+            client.force_login(request.getfixturevalue(name))
+        return client
+
+    return as_user
+
+
 @pytest.fixture
 def tam(db):
     return UserFactory(username="tam_owner", role=Role.TAM)

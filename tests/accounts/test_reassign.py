@@ -13,8 +13,9 @@ from audit.models import AuditAction, AuditEvent
 from journeys.models import Journey
 from journeys.services import start_journey
 from retention.models import PendingRecompute
+from tests.conftest import expect_status
 from tests.factories import AccountFactory, UserFactory
-from tests.journeys.factories import JourneyFactory
+from tests.journeys.factories import FinishedJourneyFactory
 
 D = datetime.date
 URL = "/accounts/reassign/"
@@ -24,42 +25,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def login(client, request):
-    def as_user(name):
-        if name != "anonymous":
-            client.force_login(request.getfixturevalue(name))
-        return client
-
-    return as_user
-
-
-@pytest.fixture
 def book(tam):
     """Two accounts of the owning TAM: Globex with an open and a finished journey, Initech with none."""
     globex = AccountFactory(external_id="ACC-G", name="Globex", tam=tam, segment=Segment.SMB)
     initech = AccountFactory(external_id="ACC-I", name="Initech", tam=tam, segment=Segment.LARGE)
     open_journey = start_journey(account=globex, transaction_date=D(2024, 6, 1), licenses=10)
-    finished = JourneyFactory(
-        account=globex,
-        tam=tam,
-        transaction_date=D(2023, 1, 10),
-        kickoff_date=D(2023, 1, 20),
-        onboarding_date=D(2023, 2, 20),
-        infrastructure_ready_date=D(2023, 3, 1),
-        infrastructure_type="saas",
-        first_value_date=D(2023, 4, 1),
-        first_value_basis="team",
-        outcome_achieved_date=D(2023, 9, 1),
-    )
+    finished = FinishedJourneyFactory(account=globex)
     return {"globex": globex, "initech": initech, "open": open_journey, "finished": finished}
-
-
-def _expect(response, expected):
-    if expected == "login":
-        assert response.status_code == 302
-        assert response.url.startswith("/login/")
-    else:
-        assert response.status_code == expected
 
 
 def _owners():
@@ -74,7 +46,7 @@ def _text(response) -> str:
 def test_page_status_by_role(login, tam, book, user, expected):
     response = login(user).get(URL, {"from_tam": tam.pk})
 
-    _expect(response, expected)
+    expect_status(response, expected)
     if expected == 200:
         assert "Globex" in _text(response)
         assert "Initech" in _text(response)
@@ -86,7 +58,7 @@ def test_move_status_by_role(login, tam, other_tam, book, user, expected):
 
     response = login(user).post(URL, {"from_tam": tam.pk, "accounts": [book["globex"].pk], "to_tam": other_tam.pk})
 
-    _expect(response, expected)
+    expect_status(response, expected)
     if expected == 302:
         assert Account.objects.get(external_id="ACC-G").tam == other_tam
     else:

@@ -27,6 +27,19 @@ class JourneyFactory(factory.django.DjangoModelFactory):
     tam = factory.LazyAttribute(lambda journey: journey.account.tam)
 
 
+class FinishedJourneyFactory(JourneyFactory):
+    """A journey of 2023 that reached every milestone."""
+
+    transaction_date = datetime.date(2023, 1, 10)
+    kickoff_date = datetime.date(2023, 1, 20)
+    onboarding_date = datetime.date(2023, 2, 20)
+    infrastructure_ready_date = datetime.date(2023, 3, 1)
+    infrastructure_type = "saas"
+    first_value_date = datetime.date(2023, 4, 1)
+    first_value_basis = "team"
+    outcome_achieved_date = datetime.date(2023, 9, 1)
+
+
 class PlaybookFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Playbook

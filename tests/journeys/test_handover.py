@@ -18,7 +18,7 @@ from journeys.services import start_journey
 from retention.models import ImportKind
 from tests.factories import AccountFactory, UserFactory
 
-from .factories import JourneyFactory, PlaybookTaskFactory, ProductFactory
+from .factories import FinishedJourneyFactory, JourneyFactory, PlaybookTaskFactory, ProductFactory
 
 D = datetime.date
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
@@ -48,26 +48,7 @@ def open_journey(account):
 
 @pytest.fixture
 def finished_journey(account):
-    return JourneyFactory(
-        account=account,
-        transaction_date=D(2023, 1, 10),
-        kickoff_date=D(2023, 1, 20),
-        onboarding_date=D(2023, 2, 20),
-        infrastructure_ready_date=D(2023, 3, 1),
-        infrastructure_type="saas",
-        first_value_date=D(2023, 4, 1),
-        first_value_basis="team",
-        outcome_achieved_date=D(2023, 9, 1),
-    )
-
-
-@pytest.fixture
-def login(client, request):
-    def as_user(name):
-        client.force_login(request.getfixturevalue(name))
-        return client
-
-    return as_user
+    return FinishedJourneyFactory(account=account)
 
 
 def import_accounts_file(tmp_path, tam_email):

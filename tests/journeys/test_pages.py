@@ -26,16 +26,6 @@ def journey(tam):
     return start_journey(account=account, transaction_date=D(2024, 6, 1), licenses=100, products=[product])
 
 
-@pytest.fixture
-def login(client, request):
-    def as_user(name):
-        if name != "anonymous":
-            client.force_login(request.getfixturevalue(name))
-        return client
-
-    return as_user
-
-
 PAGES = [
     ("/journeys/", (200, 200, 200, 200, "login")),
     ("/journeys/{pk}/", (200, 403, 200, 200, "login")),

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Contact, Persona
 from journeys.plan_models import Activity, Objective, ObjectiveStatus, PlanStatus, SuccessPlan
 from journeys.services import start_journey
+from tests.conftest import expect_status
 from tests.factories import AccountFactory
 
 from .plan_factories import ActivityFactory, ContactFactory, ObjectiveFactory, SuccessPlanFactory
@@ -37,24 +38,6 @@ def world(tam):
     }
 
 
-@pytest.fixture
-def login(client, request):
-    def as_user(name):
-        if name != "anonymous":
-            client.force_login(request.getfixturevalue(name))
-        return client
-
-    return as_user
-
-
-def _expect(response, expected):
-    if expected == "login":
-        assert response.status_code == 302
-        assert response.url.startswith("/login/")
-    else:
-        assert response.status_code == expected
-
-
 PAGES = [
     ("/accounts/{account}/", (200, 403, 200, 200, "login")),
     ("/accounts/{account}/contacts/new/", (200, 403, 403, 403, "login")),
@@ -79,7 +62,7 @@ def _url(url, world):
 def test_page_status_by_role(login, world, user, url, statuses):
     response = login(user).get(_url(url, world))
 
-    _expect(response, dict(zip(USERS, statuses, strict=True))[user])
+    expect_status(response, dict(zip(USERS, statuses, strict=True))[user])
 
 
 def _posts(world):
@@ -129,7 +112,7 @@ def test_post_status_by_role(login, world, user, name, statuses):
     response = login(user).post(_url(url, world), data)
 
     expected = dict(zip(USERS, statuses, strict=True))[user]
-    _expect(response, expected)
+    expect_status(response, expected)
     if expected != 302:
         after = (
             Objective.objects.count(),

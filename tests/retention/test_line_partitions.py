@@ -231,45 +231,54 @@ def test_progress_monotonic_across_reload(tmp_path, monkeypatch):
     assert reported[-1] == 8
 
 
-def test_progress_reports_scan_before_loading(tmp_path, monkeypatch):
+class ProgressLog:
+    """The progress reports of an import, and how many of them came before the first month table loaded."""
+
+    def __init__(self):
+        self.reports: list[tuple[int, int, int]] = []
+        self.before_loading: int | None = None
+
+    def report(self, *report) -> None:
+        self.reports.append(report)
+
+    def rows(self, reports) -> list[int]:
+        return [rows for rows, _, _ in reports]
+
+
+@pytest.fixture
+def progress_log(monkeypatch):
+    """Report progress every row, and note when the loaders take their first month."""
     monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
-    reported = []
-    reports_before_loading = []
+    log = ProgressLog()
     load_table = mrr_copy._load_table
 
     def note_reports_then_load(*arguments):
-        if not reports_before_loading:
-            reports_before_loading.append(len(reported))
+        if log.before_loading is None:
+            log.before_loading = len(log.reports)
         return load_table(*arguments)
 
     monkeypatch.setattr(mrr_copy, "_load_table", note_reports_then_load)
+    return log
+
+
+def test_progress_reports_scan_before_loading(tmp_path, progress_log):
     path = write_csv(
         tmp_path / "m.csv", HEADER + "".join(f"2024-06,ACC-1,SUB-{i},Premium,1,1.00,recurring\n" for i in range(10))
     )
 
-    summary = import_mrr(path, on_progress=lambda *report: reported.append(report))
+    summary = import_mrr(path, on_progress=progress_log.report)
 
     assert summary["fast_path"] is True
     size = os.path.getsize(path)
-    scanned = reported[: reports_before_loading[0]]
-    assert [rows for rows, _, _ in scanned] == [5]
+    reported = progress_log.reports
+    scanned = reported[: progress_log.before_loading]
+    assert progress_log.rows(scanned) == [5]
     assert scanned[0][1] <= size // 2
-    assert [rows for rows, _, _ in reported] == sorted({rows for rows, _, _ in reported})
+    assert progress_log.rows(reported) == sorted(set(progress_log.rows(reported)))
     assert reported[-1] == (10, size, size)
 
 
-def test_progress_of_loading_comes_once_per_tenth(tmp_path, monkeypatch):
-    monkeypatch.setattr(mrr_copy, "PROGRESS_EVERY", 1)
-    reported = []
-    reports_before_loading = []
-    load_table = mrr_copy._load_table
-
-    def note_reports_then_load(*arguments):
-        if not reports_before_loading:
-            reports_before_loading.append(len(reported))
-        return load_table(*arguments)
-
-    monkeypatch.setattr(mrr_copy, "_load_table", note_reports_then_load)
+def test_progress_of_loading_comes_once_per_tenth(tmp_path, progress_log):
     rows = "".join(
         f"2023-{month:02d},ACC-1,SUB-{index},Premium,1,1.00,recurring\n"
         for month in range(1, 13)
@@ -277,10 +286,10 @@ def test_progress_of_loading_comes_once_per_tenth(tmp_path, monkeypatch):
     )
     path = write_csv(tmp_path / "m.csv", HEADER + rows)
 
-    summary = import_mrr(path, on_progress=lambda *report: reported.append(report))
+    summary = import_mrr(path, on_progress=progress_log.report)
 
     assert summary["lines_stored"] == 120
-    loading = [count for count, _, _ in reported[reports_before_loading[0] :]]
+    loading = progress_log.rows(progress_log.reports[progress_log.before_loading :])
     # The loading makes the second half of the 120 rows: steps of at least 12 rows, then the last report.
     assert len(loading) <= 6
     assert all(later - earlier >= 12 for earlier, later in itertools.pairwise(loading[:-1]))
