@@ -2,13 +2,11 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from journeys.services import reassign_open_journeys
 from retention.locks import report_lock
 from retention.services import schedule_recompute
 
-from .audit import record_tam_change
 from .models import Account, Contact, Subscription, User
-from .services import refresh_ultimate_parents
+from .services import follow_tam_change, refresh_ultimate_parents
 
 admin.site.register(User, UserAdmin)
 
@@ -56,8 +54,7 @@ class AccountAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             if change and "tam" in form.changed_data and old_tam_id != obj.tam_id:
                 old_tam = User.objects.filter(pk=old_tam_id).first()
-                moved = reassign_open_journeys([obj.pk], user=request.user)
-                record_tam_change(obj, old_tam, obj.tam, moved[obj.pk], user=request.user)
+                follow_tam_change([obj], {obj.pk: old_tam}, obj.tam, user=request.user)
             refresh_ultimate_parents()
             if not change or {"parent", "segment", "tam"} & set(form.changed_data):
                 schedule_recompute(None)

@@ -4,6 +4,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Collection
 
 from django.contrib.auth.models import Group
@@ -400,12 +401,24 @@ def reassign_accounts(
             )
             raise AccountsChanged(moved_elsewhere, len(ids) - len(accounts))
         Account.objects.filter(pk__in=ids).update(tam=to_tam)
-        journeys = reassign_open_journeys(ids, user=user)
-        for account in accounts:
-            audit.record_tam_change(account, from_tam, to_tam, journeys[account.pk], user=user)
+        journeys = follow_tam_change(accounts, {account.pk: from_tam for account in accounts}, to_tam, user=user)
         schedule_recompute(None)
     logger.info("%d accounts moved to TAM %s with %d open journeys", len(ids), to_tam.get_username(), journeys.total())
     return Reassignment(accounts=len(ids), journeys=journeys.total())
+
+
+def follow_tam_change(
+    accounts: list[Account], old_tams: dict[int, User | None], new_tam: User | None, *, user: User | None = None
+) -> Counter[int]:
+    """Move the open journeys of accounts that just got `new_tam`, record each move, and count journeys by account.
+
+    `old_tams` gives each account's TAM before the change. Callers run it in
+    the transaction that changed the accounts' TAM, holding the report lock.
+    """
+    moved = reassign_open_journeys([account.pk for account in accounts], user=user)
+    for account in accounts:
+        audit.record_tam_change(account, old_tams[account.pk], new_tam, moved[account.pk], user=user)
+    return moved
 
 
 def refresh_ultimate_parents() -> int:
