@@ -104,38 +104,20 @@ def contact_edit(request, pk: int, contact_pk: int):
 def reassign(request):
     """List the accounts of one book and move the selected ones to another TAM."""
     data = request.POST if request.method == "POST" else request.GET
-    key = data.get("from_tam", "")
     search_form = BookSearchForm(data)
     search = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     books = selectors.books()
-    book = next((book for book in books if book.key == key), None)
+    book = next((book for book in books if book.key == data.get("from_tam", "")), None)
     form = ReassignForm(request.POST or None, book=book) if book is not None else None
-    if request.method == "POST" and book is None:
-        messages.error(request, "Choose whose accounts to move: that book is not listed.")
-    elif request.method == "POST" and search_form.is_valid() and form.is_valid():
-        accounts = form.cleaned_data["accounts"]
-        to_tam = form.cleaned_data["to_tam"]
-        try:
-            moved = services.reassign_accounts(
-                [account.pk for account in accounts], book.tam, to_tam, user=request.user
-            )
-        except services.AccountsChanged as changed:
-            form.add_error("accounts", _changed_message(changed))
-        except services.TamNotActive:
-            message = f"{to_tam.get_username()} is no longer an active TAM, so nothing was moved. Choose another TAM."
-            form.add_error("to_tam", message)
-        else:
-            journeys = f"{moved.journeys} open journey{'' if moved.journeys == 1 else 's'}"
-            messages.success(
-                request,
-                f"Moved {moved.accounts} account{'' if moved.accounts == 1 else 's'} to {to_tam.get_username()},"
-                f" with {journeys}. Retention figures are being recomputed.",
-            )
-            return redirect(f"{reverse('accounts:reassign')}?from_tam={book.key}")
+
     if request.method == "POST":
-        selected = set(data.getlist("accounts"))
-    else:
-        selected = set(data.getlist("account"))
+        if book is None:
+            messages.error(request, "Choose whose accounts to move: that book is not listed.")
+        elif search_form.is_valid() and form.is_valid() and _move(request, form, book):
+            return redirect(f"{reverse('accounts:reassign')}?from_tam={book.key}")
+
+    # A rejected move keeps the accounts it was given selected, and a link from an account page selects one.
+    selected = set(data.getlist("accounts" if request.method == "POST" else "account"))
     context = {
         "books": books,
         "book": book,
@@ -147,6 +129,32 @@ def reassign(request):
     }
     rejected = request.method == "POST" or not search_form.is_valid()
     return render(request, "accounts/reassign.html", context, status=400 if rejected else 200)
+
+
+def _move(request, form: ReassignForm, book: selectors.Book) -> bool:
+    """Move the accounts of a valid form and add a success message, or add the reason to the form and return False."""
+    to_tam = form.cleaned_data["to_tam"]
+    account_ids = [account.pk for account in form.cleaned_data["accounts"]]
+    try:
+        moved = services.reassign_accounts(account_ids, book.tam, to_tam, user=request.user)
+    except services.AccountsChanged as changed:
+        form.add_error("accounts", _changed_message(changed))
+        return False
+    except services.TamNotActive:
+        message = f"{to_tam.get_username()} is no longer an active TAM, so nothing was moved. Choose another TAM."
+        form.add_error("to_tam", message)
+        return False
+
+    messages.success(
+        request,
+        f"Moved {_count(moved.accounts, 'account')} to {to_tam.get_username()},"
+        f" with {_count(moved.journeys, 'open journey')}. Retention figures are being recomputed.",
+    )
+    return True
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _changed_message(changed: "services.AccountsChanged") -> str:

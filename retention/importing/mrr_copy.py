@@ -679,9 +679,9 @@ class _Progress:
 
     The scan of the file made the first half of the rows. The second half
     grows with the size of the month files loaded so far, and bytes of the
-    file go with the rows. As in the scan, a report gives a multiple of
-    PROGRESS_EVERY rows and comes at most once per tenth of the file's rows.
-    The last report gives every row. With one report for every
+    file go with the rows. A report gives a multiple of PROGRESS_EVERY rows,
+    as in the scan, and comes once the rows have grown by a tenth of the
+    file's rows since the last report. The last report gives every row. With one report for every
     PROGRESS_EVERY rows, a million lines had kept a thread storing reports
     through about a fifth of the loading.
     """
