@@ -136,7 +136,9 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     assert load_tables() == []
 
 
-def test_month_files_in_key_order(tmp_path, monkeypatch):
+@pytest.fixture
+def month_files_written(monkeypatch):
+    """The lines of every month file that the fast path writes, in file order, one list per file."""
     real_write_months = mrr_copy._write_months
     written = []
 
@@ -149,30 +151,57 @@ def test_month_files_in_key_order(tmp_path, monkeypatch):
         return plan
 
     monkeypatch.setattr(mrr_copy, "_write_months", write_and_read_back)
-    # Out of order, and with products whose order differs between byte order and a language's order.
-    rows = [
-        "2024-05,ACC-1,SUB-2,alpha,1,10.00,recurring",
-        "2024-05,ACC-1,SUB-1,pro,1,10.00,trueup",
-        "2024-05,ACC-1,SUB-1,Zeta,1,10.00,recurring",
-        "2024-05,ACC-1,SUB-1,Pro,1,10.00,trueup",
-        "2024-05,ACC-1,SUB-1,Pro,1,10.00,recurring",
-        "2024-06,ACC-1,SUB-2,Basic,1,10.00,recurring",
-        "2024-06,ACC-1,SUB-1,basic,1,10.00,recurring",
+    return written
+
+
+def assert_in_key_order(month_lines):
+    keys = [
+        (int(subscription_id), product.encode(), charge_type)
+        for product, _, _, charge_type, subscription_id in month_lines
     ]
+    assert keys == sorted(keys)
+
+
+# Out of order, and with products whose order differs between byte order and a language's order.
+UNORDERED_ROWS = [
+    "2024-05,ACC-1,SUB-2,alpha,1,10.00,recurring",
+    "2024-05,ACC-1,SUB-1,pro,1,10.00,trueup",
+    "2024-05,ACC-1,SUB-1,Zeta,1,10.00,recurring",
+    "2024-05,ACC-1,SUB-1,Pro,1,10.00,trueup",
+    "2024-05,ACC-1,SUB-1,Pro,1,10.00,recurring",
+    "2024-06,ACC-1,SUB-2,Basic,1,10.00,recurring",
+    "2024-06,ACC-1,SUB-1,basic,1,10.00,recurring",
+]
+
+
+def stored_products():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT product FROM {partitions.LINE_TABLE} ORDER BY product")
+        return [product for (product,) in cursor.fetchall()]
+
+
+def test_month_files_in_key_order(tmp_path, month_files_written):
+    summary = import_mrr(write_csv(tmp_path / "m.csv", HEADER + "\n".join(UNORDERED_ROWS) + "\n"))
+
+    assert summary["fast_path"] is True
+    assert len(month_files_written) == 2
+    for month_lines in month_files_written:
+        assert_in_key_order(month_lines)
+    assert stored_products() == ["Basic", "Pro", "Zeta", "alpha", "basic", "pro"]
+
+
+def test_month_files_in_key_order_after_adding_up(tmp_path, month_files_written):
+    rows = [*UNORDERED_ROWS, "2024-05,ACC-1,SUB-1,Pro,2,5.00,recurring"]
 
     summary = import_mrr(write_csv(tmp_path / "m.csv", HEADER + "\n".join(rows) + "\n"))
 
     assert summary["fast_path"] is True
-    assert len(written) == 2
-    for month_lines in written:
-        keys = [
-            (int(subscription_id), product.encode(), charge_type)
-            for product, _, _, charge_type, subscription_id in month_lines
-        ]
-        assert keys == sorted(keys)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT product FROM {partitions.LINE_TABLE} ORDER BY product")
-        assert [product for (product,) in cursor.fetchall()] == ["Basic", "Pro", "Zeta", "alpha", "basic", "pro"]
+    # The first two files repeat a key, and the next two contain the lines added up.
+    assert len(month_files_written) == 4
+    for month_lines in month_files_written:
+        assert_in_key_order(month_lines)
+    assert ["Pro", "3", "1500", "recurring"] in [line[:4] for line in month_files_written[2]]
+    assert stored_products() == ["Basic", "Pro", "Zeta", "alpha", "basic", "pro"]
 
 
 def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
