@@ -45,9 +45,15 @@ def bounds(month: datetime.date) -> str:
     return f"FROM ('{month.isoformat()}') TO ('{add_months(month, 1).isoformat()}')"
 
 
-def table_definition() -> str:
-    """Return the columns and checks of a table that can become a month partition."""
-    columns = ", ".join(f"{name} {sql_type} NOT NULL" for name, sql_type in LINE_COLUMNS)
+def table_definition(month_default: str = "") -> str:
+    """Return the columns and checks of a table that can become a month partition.
+
+    `month_default`, an SQL expression, becomes the default of the month column.
+    """
+    columns = ", ".join(
+        f"{name} {sql_type} NOT NULL{f' DEFAULT {month_default}' if name == 'month' and month_default else ''}"
+        for name, sql_type in LINE_COLUMNS
+    )
     return f"{columns}, CONSTRAINT {FIRST_DAY_CHECK} CHECK (EXTRACT(DAY FROM month) = 1)"
 
 

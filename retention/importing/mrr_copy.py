@@ -767,13 +767,12 @@ def _load_table(database, month: datetime.date, table: str, files: list[str]) ->
     columns = ", ".join(name for name, _ in partitions.LINE_COLUMNS if name != "month")
     lines = 0
     day = f"DATE '{month.isoformat()}'"
-    # The files leave out the month, which is the same on every line. The check on the month is made
-    # with the table, so each line is tested as it arrives instead of in a scan of its own. The check
-    # also lets ATTACH PARTITION skip scanning the rows for the partition's bounds.
-    definition = f"{partitions.table_definition()}, CONSTRAINT {table}_month CHECK (month = {day})"
+    # The files leave out the month, which is the same on every line, and the column's default fills it
+    # in until the key is built. The check on the month tests each line as it arrives instead of in a
+    # scan of its own, and lets ATTACH PARTITION skip scanning the rows for the partition's bounds.
+    definition = f"{partitions.table_definition(month_default=day)}, CONSTRAINT {table}_month CHECK (month = {day})"
     with database.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {table} ({definition})")
-        cursor.execute(f"ALTER TABLE {table} ALTER COLUMN month SET DEFAULT {day}")
         for file_path in files:
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
                 with open(file_path, "rb") as source:
