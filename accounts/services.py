@@ -25,6 +25,8 @@ from common.csvimport import (
     parse_row,
     parse_text,
 )
+from journeys.models import Journey
+from journeys.selectors import open_journeys
 from journeys.services import reassign_open_journeys
 from retention.importing.staging import StagingTable
 from retention.locks import report_lock
@@ -364,10 +366,16 @@ class TamNotActive(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Reassignment:
-    """The outcome of a move to another TAM: the accounts moved and the open journeys that went with them."""
+    """The outcome of a move to another TAM: the accounts moved and their open journeys.
+
+    `journeys` counts every open journey of the accounts, which all belong to
+    the new TAM after the move. `journeys_moved` leaves out those that
+    belonged to the new TAM already.
+    """
 
     accounts: int
     journeys: int
+    journeys_moved: int
 
 
 def reassign_accounts(
@@ -401,10 +409,17 @@ def reassign_accounts(
             )
             raise AccountsChanged(moved_elsewhere, len(ids) - len(accounts))
         Account.objects.filter(pk__in=ids).update(tam=to_tam)
-        journeys = follow_tam_change(accounts, {account.pk: from_tam for account in accounts}, to_tam, user=user)
+        moved = follow_tam_change(accounts, {account.pk: from_tam for account in accounts}, to_tam, user=user)
+        journeys = open_journeys(Journey.objects.filter(account_id__in=ids)).count()
         schedule_recompute(None)
-    logger.info("%d accounts moved to TAM %s with %d open journeys", len(ids), to_tam.get_username(), journeys.total())
-    return Reassignment(accounts=len(ids), journeys=journeys.total())
+    logger.info(
+        "%d accounts moved to TAM %s with %d open journeys, %d of them from another TAM",
+        len(ids),
+        to_tam.get_username(),
+        journeys,
+        moved.total(),
+    )
+    return Reassignment(accounts=len(ids), journeys=journeys, journeys_moved=moved.total())
 
 
 def follow_tam_change(

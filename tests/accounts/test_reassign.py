@@ -83,6 +83,30 @@ def test_move_takes_open_journeys_and_leaves_finished_ones(login, tam, other_tam
     assert history.history_user == manager
 
 
+def test_move_message_counts_all_open_journeys(login, tam, other_tam, book):
+    run_by_new_tam = start_journey(account=book["globex"], transaction_date=D(2024, 9, 1), licenses=5)
+    Journey.objects.filter(pk=run_by_new_tam.pk).update(tam=other_tam)
+
+    response = login("manager").post(URL, {"from_tam": tam.pk, "accounts": [book["globex"].pk], "to_tam": other_tam.pk})
+
+    # The page listed two open journeys for Globex, and both belong to the new TAM after the move.
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "Moved 1 account to tam_other, with 2 open journeys. Retention figures are being recomputed."
+    ]
+    assert Journey.objects.filter(account=book["globex"], tam=other_tam).count() == 2
+    event = AuditEvent.objects.get(action=AuditAction.ACCOUNT_REASSIGNED)
+    assert event.details["open_journeys_moved"] == 1
+
+
+def test_reassignment_counts_moved_journeys(tam, other_tam, book, manager):
+    run_by_new_tam = start_journey(account=book["globex"], transaction_date=D(2024, 9, 1), licenses=5)
+    Journey.objects.filter(pk=run_by_new_tam.pk).update(tam=other_tam)
+
+    moved = services.reassign_accounts([book["globex"].pk, book["initech"].pk], tam, other_tam, user=manager)
+
+    assert moved == services.Reassignment(accounts=2, journeys=2, journeys_moved=1)
+
+
 def test_move_records_one_audit_event_per_account(login, tam, other_tam, book, manager):
     login("manager").post(
         URL, {"from_tam": tam.pk, "accounts": [book["globex"].pk, book["initech"].pk], "to_tam": other_tam.pk}
