@@ -482,7 +482,9 @@ def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
     each month on its own 0.52 s.
     """
     key_order = "ORDER BY period, subscription_id, product, charge_type"
-    # Only a query that keeps the insertion order stores its rows, and later reads them, in the order sorted.
+    # With the insertion order kept, DuckDB stores the sorted lines in that order and each month's scan
+    # reads them back in it. Without it, a month of more than one row group (122,880 rows) comes out
+    # partly unordered.
     duck.execute("SET preserve_insertion_order = true")
     try:
         if add_up:
