@@ -45,16 +45,18 @@ def bounds(month: datetime.date) -> str:
     return f"FROM ('{month.isoformat()}') TO ('{add_months(month, 1).isoformat()}')"
 
 
-def table_definition(month_default: str = "") -> str:
+def table_definition(month_default: str | None = None) -> str:
     """Return the columns and checks of a table that can become a month partition.
 
     `month_default`, an SQL expression, becomes the default of the month column.
     """
-    columns = ", ".join(
-        f"{name} {sql_type} NOT NULL{f' DEFAULT {month_default}' if name == 'month' and month_default else ''}"
-        for name, sql_type in LINE_COLUMNS
-    )
-    return f"{columns}, CONSTRAINT {FIRST_DAY_CHECK} CHECK (EXTRACT(DAY FROM month) = 1)"
+    columns = []
+    for name, sql_type in LINE_COLUMNS:
+        column = f"{name} {sql_type} NOT NULL"
+        if name == "month" and month_default is not None:
+            column += f" DEFAULT {month_default}"
+        columns.append(column)
+    return f"{', '.join(columns)}, CONSTRAINT {FIRST_DAY_CHECK} CHECK (EXTRACT(DAY FROM month) = 1)"
 
 
 def existing_partitions(months: list[datetime.date]) -> list[datetime.date]:
