@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection, transaction
 
 from accounts.models import Account
 from accounts.roles import Role
-from retention import engine
+from retention import engine, engine_workers
 from retention.engine import recompute_retention
 from retention.models import (
     CustomerBlock,
@@ -35,7 +35,7 @@ def postgresql(transactional_db, monkeypatch):
     require_postgresql("worker connections serve PostgreSQL only")
     # The test runs each recomputation itself.
     monkeypatch.setattr("retention.importing.lines.schedule_recompute", lambda months, import_run_id=None: None)
-    monkeypatch.setattr(engine, "WORKERS", 2)
+    monkeypatch.setattr(engine_workers, "WORKERS", 2)
 
 
 @pytest.fixture
@@ -55,13 +55,13 @@ def history(tmp_path):
 def worker_runs(monkeypatch):
     """Count the runs that computed months on worker connections."""
     runs = []
-    on_workers = engine._compute_on_workers
+    on_workers = engine_workers._compute_on_workers
 
     def counted(months, meanwhile):
         runs.append(months)
         return on_workers(months, meanwhile)
 
-    monkeypatch.setattr(engine, "_compute_on_workers", counted)
+    monkeypatch.setattr(engine_workers, "_compute_on_workers", counted)
     return runs
 
 
@@ -112,7 +112,7 @@ def test_workers_match_one_connection(history, worker_runs, monkeypatch):
     recompute_retention()
     on_workers = stored_figures()
 
-    monkeypatch.setattr(engine, "WORKERS", 1)
+    monkeypatch.setattr(engine_workers, "WORKERS", 1)
     recompute_retention()
     on_one_connection = stored_figures()
 
@@ -126,18 +126,18 @@ def test_workers_match_one_connection(history, worker_runs, monkeypatch):
 
 
 def test_one_month_splits_by_parents(history, worker_runs, monkeypatch):
-    monkeypatch.setattr(engine, "WORKERS", 1)
+    monkeypatch.setattr(engine_workers, "WORKERS", 1)
     recompute_retention()
     on_one_connection = stored_figures()
-    monkeypatch.setattr(engine, "WORKERS", 2)
+    monkeypatch.setattr(engine_workers, "WORKERS", 2)
     units = []
-    work_units = engine._work_units
+    work_units = engine_workers._work_units
 
     def recorded_work_units(months):
         units.extend(work_units(months))
         return units
 
-    monkeypatch.setattr(engine, "_work_units", recorded_work_units)
+    monkeypatch.setattr(engine_workers, "_work_units", recorded_work_units)
 
     recompute_retention([LAST_MONTH])
 
@@ -179,10 +179,10 @@ def test_split_month_blocks_list_own_rows(history, worker_runs):
 
 
 def test_two_months_in_three_parts(history, worker_runs, monkeypatch):
-    monkeypatch.setattr(engine, "WORKERS", 1)
+    monkeypatch.setattr(engine_workers, "WORKERS", 1)
     recompute_retention()
     on_one_connection = stored_figures()
-    monkeypatch.setattr(engine, "WORKERS", 3)
+    monkeypatch.setattr(engine_workers, "WORKERS", 3)
     months = [datetime.date(2025, 1, 1), LAST_MONTH]
 
     recompute_retention(months)
@@ -202,7 +202,7 @@ def test_failed_worker_stops_the_others(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
-    fill_pairs = engine._fill_pairs
+    fill_pairs = engine_workers._fill_pairs
     months_taken = []
 
     def fail_on_first_month(cursor, pairs_sql, month, **options):
@@ -211,7 +211,7 @@ def test_failed_worker_stops_the_others(history, monkeypatch):
             raise RuntimeError("worker stopped")
         return fill_pairs(cursor, pairs_sql, month, **options)
 
-    monkeypatch.setattr(engine, "_fill_pairs", fail_on_first_month)
+    monkeypatch.setattr(engine_workers, "_fill_pairs", fail_on_first_month)
     with pytest.raises(RuntimeError, match="worker stopped"):
         recompute_retention()
 
@@ -262,14 +262,14 @@ def test_unlisted_rows_hidden_then_deleted(history):
 def test_lost_worker_connection_is_transient_error(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
-    fill_pairs = engine._fill_pairs
+    fill_pairs = engine_workers._fill_pairs
 
     def lose_connection_on_one_month(cursor, pairs_sql, month, **options):
         if month == LAST_MONTH:
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return fill_pairs(cursor, pairs_sql, month, **options)
 
-    monkeypatch.setattr(engine, "_fill_pairs", lose_connection_on_one_month)
+    monkeypatch.setattr(engine_workers, "_fill_pairs", lose_connection_on_one_month)
     with pytest.raises(TRANSIENT_ERRORS, match="terminating connection"):
         recompute_retention()
 
@@ -280,12 +280,12 @@ def test_worker_waiting_on_lock_times_out(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
-    monkeypatch.setattr(engine, "WORKER_LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(engine_workers, "WORKER_LOCK_TIMEOUT", "200ms")
     # Another session holds the lock under which workers take their customer ids.
     holder = connection.get_new_connection(connection.get_connection_params())
     holder.autocommit = True
     try:
-        holder.execute("SELECT pg_advisory_lock(%s)", [engine._CUSTOMER_IDS_LOCK_KEY])
+        holder.execute("SELECT pg_advisory_lock(%s)", [engine_workers._CUSTOMER_IDS_LOCK_KEY])
         with pytest.raises(TRANSIENT_ERRORS, match="lock timeout"):
             recompute_retention()
     finally:
@@ -302,7 +302,7 @@ def test_split_reserves_for_deleted_subscriptions(history):
     # In a real run the deletion can come after the workers' snapshot, so the workers still see it.
     newest.delete()
 
-    units = engine._work_units([LAST_MONTH])
+    units = engine_workers._work_units([LAST_MONTH])
 
     first_part, second_part = units
     assert second_part.before_first[Level.PARENT] - first_part.before_first[Level.PARENT] >= highest_id
@@ -315,7 +315,7 @@ def test_failed_split_stops_the_workers(history, monkeypatch):
     def fail_to_split(cursor, count):
         raise RuntimeError("split stopped")
 
-    monkeypatch.setattr(engine, "_parent_ranges", fail_to_split)
+    monkeypatch.setattr(engine_workers, "_parent_ranges", fail_to_split)
     outcome = []
 
     def recompute_one_month():
@@ -340,13 +340,13 @@ def test_failed_split_stops_the_workers(history, monkeypatch):
 def test_failed_reservation_releases_lock(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
-    take_customer_ids = engine._take_customer_ids
+    take_customer_ids = engine_workers._take_customer_ids
 
     def overflowing_reservation(cursor, count, **options):
         # The sequence cannot go this far, so the statement fails while the run holds the lock.
         return take_customer_ids(cursor, 2**63 - 1, **options)
 
-    monkeypatch.setattr(engine, "_take_customer_ids", overflowing_reservation)
+    monkeypatch.setattr(engine_workers, "_take_customer_ids", overflowing_reservation)
     with pytest.raises(DatabaseError):
         recompute_retention([LAST_MONTH])
 
@@ -354,7 +354,7 @@ def test_failed_reservation_releases_lock(history, monkeypatch):
     other = connection.get_new_connection(connection.get_connection_params())
     other.autocommit = True
     try:
-        assert other.execute("SELECT pg_try_advisory_lock(%s)", [engine._CUSTOMER_IDS_LOCK_KEY]).fetchone()[0]
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [engine_workers._CUSTOMER_IDS_LOCK_KEY]).fetchone()[0]
     finally:
         other.close()
     assert stored_figures() == before
@@ -390,7 +390,7 @@ def test_late_rows_of_dead_run_deleted(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     stray_ids = []
-    on_workers = engine._compute_on_workers
+    on_workers = engine_workers._compute_on_workers
 
     def dead_run_commits_meanwhile(months, meanwhile):
         # The workers of a run that lost its own connection go on, and commit while this run computes.
@@ -400,9 +400,9 @@ def test_late_rows_of_dead_run_deleted(history, monkeypatch):
 
         return on_workers(months, commit_then_delete)
 
-    monkeypatch.setattr(engine, "_compute_on_workers", dead_run_commits_meanwhile)
+    monkeypatch.setattr(engine_workers, "_compute_on_workers", dead_run_commits_meanwhile)
     recompute_retention()
-    monkeypatch.setattr(engine, "_compute_on_workers", on_workers)
+    monkeypatch.setattr(engine_workers, "_compute_on_workers", on_workers)
     recompute_retention()
 
     assert len(stray_ids) == 1
