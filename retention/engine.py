@@ -23,16 +23,16 @@ from common.months import add_months, month_range, parse_month
 from . import engine_workers
 from .audit import record_recompute
 from .engine_sql import (
-    _KEYS_TABLE,
-    _POSTGRESQL_SETTINGS,
-    _REASON_TOTALS_SQL,
-    _SEGMENT_TOTALS_SQL,
-    _TAM_TOTALS_SQL,
-    _WORK_TABLES,
-    _customer_sql,
-    _fill_pairs,
-    _pairs_sql,
-    _sum_function,
+    KEYS_TABLE,
+    POSTGRESQL_SETTINGS,
+    REASON_TOTALS_SQL,
+    SEGMENT_TOTALS_SQL,
+    TAM_TOTALS_SQL,
+    WORK_TABLES,
+    customer_statements,
+    fill_pairs,
+    pairs_statement,
+    sum_function_name,
 )
 from .importing.staging import drop_temporary_table_sql
 from .locks import report_lock
@@ -152,7 +152,7 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime, use_wo
     # PostgreSQL exports the snapshot that workers read only from a transaction, not from a savepoint.
     if use_workers and with_cohort and not connection.savepoint_ids:
         # This connection deletes the old results while the workers compute the new ones.
-        blocks = engine_workers._compute_on_workers(with_cohort, lambda: _delete_results(months))
+        blocks = engine_workers.compute_on_workers(with_cohort, lambda: _delete_results(months))
     else:
         _delete_results(months)
         blocks = _compute_here(with_cohort)
@@ -163,8 +163,8 @@ def _compute(months: list[datetime.date], computed_at: datetime.datetime, use_wo
         for start in range(0, len(months), _TOTALS_BATCH):
             batch = months[start : start + _TOTALS_BATCH]
             placeholders = ", ".join(["%s"] * len(batch))
-            cursor.execute(_REASON_TOTALS_SQL.format(months=placeholders), batch * 2)
-            cursor.execute(_SEGMENT_TOTALS_SQL.format(months=placeholders), batch)
+            cursor.execute(REASON_TOTALS_SQL.format(months=placeholders), batch * 2)
+            cursor.execute(SEGMENT_TOTALS_SQL.format(months=placeholders), batch)
             totals: dict[tuple, dict] = {}
             for month, level, segment, *counts in cursor.fetchall():
                 totals.setdefault((month, level), {})[segment] = counts
@@ -179,14 +179,14 @@ def _compute_here(months: list[datetime.date]) -> list[CustomerBlock]:
     many_months = len(months) > 1
     # Statistics on the work tables cost more than they save in a run of one month.
     analyze = connection.vendor == "postgresql" and many_months
-    customer_sql = _customer_sql(explicit_ids=False)
-    tam_totals_sql = _TAM_TOTALS_SQL.format(sum=_sum_function())
-    pairs_sql = _pairs_sql(keys_table=many_months)
+    customer_sql = customer_statements(explicit_ids=False)
+    tam_totals_sql = TAM_TOTALS_SQL.format(sum=sum_function_name())
+    pairs_sql = pairs_statement(keys_table=many_months)
     blocks = []
     with connection.cursor() as cursor, _work_tables(cursor, keys_table=many_months, analyze=analyze):
         last_id = _last_customer_id(cursor)
         for index, month in enumerate(months):
-            _fill_pairs(cursor, pairs_sql, month, analyze=analyze and index == 0)
+            fill_pairs(cursor, pairs_sql, month, analyze=analyze and index == 0)
             for level in Level:
                 cursor.execute(customer_sql[level], [month, level.value])
                 previous_last_id, last_id = last_id, _last_customer_id(cursor)
@@ -259,14 +259,14 @@ def _work_tables(cursor, *, keys_table: bool, analyze: bool):
     with the transaction. `analyze` gathers statistics on the table of keys.
     """
     if connection.vendor == "postgresql":
-        for statement in _POSTGRESQL_SETTINGS:
+        for statement in POSTGRESQL_SETTINGS:
             cursor.execute(statement)
     _drop_work_tables(cursor)
-    for name, create_sql in _WORK_TABLES.items():
-        if name == _KEYS_TABLE and not keys_table:
+    for name, create_sql in WORK_TABLES.items():
+        if name == KEYS_TABLE and not keys_table:
             continue
         cursor.execute(create_sql)
-        if analyze and connection.vendor == "postgresql" and name == _KEYS_TABLE:
+        if analyze and connection.vendor == "postgresql" and name == KEYS_TABLE:
             cursor.execute(f"ANALYZE {name}")
     try:
         yield
@@ -280,7 +280,7 @@ def _work_tables(cursor, *, keys_table: bool, analyze: bool):
 
 
 def _drop_work_tables(cursor) -> None:
-    for name in _WORK_TABLES:
+    for name in WORK_TABLES:
         cursor.execute(drop_temporary_table_sql(name))
 
 

@@ -14,7 +14,7 @@ from .models import Level
 # The work tables of one recomputation, created in its transaction and dropped at its end.
 # Each subscription's account and ultimate parent, with the owning TAM of
 # both and the segment of the ultimate parent:
-_KEYS_TABLE = "tamarind_work_keys"
+KEYS_TABLE = "tamarind_work_keys"
 # One month's pairs: per subscription and product, MRR in M-12 (a) and M (b),
 # recurring MRR (ra, rb) and recurring seats (sa, sb):
 _PAIRS_TABLE = "tamarind_work_pairs"
@@ -28,8 +28,8 @@ FROM accounts_subscription sub
 JOIN accounts_account acc ON acc.id = sub.account_id
 JOIN accounts_account top ON top.id = COALESCE(acc.ultimate_parent_id, acc.id)"""
 
-_WORK_TABLES = {
-    _KEYS_TABLE: f"CREATE TEMPORARY TABLE {_KEYS_TABLE} AS {_KEYS_SQL}",
+WORK_TABLES = {
+    KEYS_TABLE: f"CREATE TEMPORARY TABLE {KEYS_TABLE} AS {_KEYS_SQL}",
     _PAIRS_TABLE: f"""
         CREATE TEMPORARY TABLE {_PAIRS_TABLE} (
             subscription_id bigint, account_id bigint, parent_id bigint,
@@ -39,7 +39,7 @@ _WORK_TABLES = {
 }
 
 # A pair's sums of the lines of M-12 (a, ra, sa) and M (b, rb, sb), whose parameters are
-# M-12, M, M-12, M, M-12, M. {sum} adds up 64-bit integers (see _sum_function).
+# M-12, M, M-12, M, M-12, M. {sum} adds up 64-bit integers (see sum_function_name).
 _PAIR_SUMS = """COALESCE({sum}(line.mrr) FILTER (WHERE line.month = %s), 0) AS a,
     COALESCE({sum}(line.mrr) FILTER (WHERE line.month = %s), 0) AS b,
     COALESCE({sum}(line.mrr) FILTER (WHERE line.month = %s AND line.charge_type = 'recurring'), 0) AS ra,
@@ -51,7 +51,7 @@ _PAIR_SUMS = """COALESCE({sum}(line.mrr) FILTER (WHERE line.month = %s), 0) AS a
 # subscription's keys. Every level adds up these rows, so the lines are read
 # once per month. {keys} is the work table of keys, or its query in a run of
 # one month, which reads the keys once. {sum} adds up 64-bit integers (see
-# _sum_function).
+# sum_function_name).
 _PAIRS_SQL = f"""
 INSERT INTO {_PAIRS_TABLE} (
     subscription_id, account_id, parent_id, account_tam_id, parent_tam_id, segment, product, a, b, ra, rb, sa, sb
@@ -72,7 +72,7 @@ JOIN {{keys}} k ON k.subscription_id = per_product.subscription_id
 # The pairs of the subscriptions whose ultimate parent id lies in a range, for a unit that computes
 # part of a month. The lines are joined to the keys of the range before they are summed, so that
 # each unit sums only its own lines.
-_PART_PAIRS_SQL = f"""
+PART_PAIRS_SQL = f"""
 INSERT INTO {_PAIRS_TABLE} (
     subscription_id, account_id, parent_id, account_tam_id, parent_tam_id, segment, product, a, b, ra, rb, sa, sb
 )
@@ -151,20 +151,18 @@ FROM (
 # The customer rows of one month and level, read through their range of ids,
 # added up per segment, owning TAM and reason. The reason and segment totals
 # below add up these few rows.
-_TAM_TOTALS_SELECT = """
+TAM_TOTALS_SELECT = """
 SELECT month, level, segment, tam_id, reason, COUNT(*), {sum}(a), {sum}(b), {sum}(c),
        {sum}(recurring_a), {sum}(recurring_b), {sum}(reason_amount)
 FROM retention_retentioncustomer
 WHERE id BETWEEN %s AND %s
 GROUP BY month, level, segment, tam_id, reason
 """
-_TAM_TOTAL_COLUMNS = (
-    "month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount"
-)
-_TAM_TOTALS_SQL = f"INSERT INTO retention_tamtotal ({_TAM_TOTAL_COLUMNS}) {_TAM_TOTALS_SELECT}"
+TAM_TOTAL_COLUMNS = "month, level, segment, tam_id, reason, customers, a, b, c, recurring_a, recurring_b, reason_amount"
+TAM_TOTALS_SQL = f"INSERT INTO retention_tamtotal ({TAM_TOTAL_COLUMNS}) {TAM_TOTALS_SELECT}"
 
 # Reason totals per segment, then over all segments, of the given months.
-_REASON_TOTALS_SQL = """
+REASON_TOTALS_SQL = """
 INSERT INTO retention_reasontotal (month, level, segment, reason, customers, amount)
 SELECT month, level, segment, reason, SUM(customers), SUM(reason_amount)
 FROM retention_tamtotal
@@ -178,7 +176,7 @@ GROUP BY month, level, reason
 """
 
 # Per-segment sums of the given months.
-_SEGMENT_TOTALS_SQL = """
+SEGMENT_TOTALS_SQL = """
 SELECT month, level, segment, SUM(customers), SUM(a), SUM(b), SUM(c), SUM(recurring_a), SUM(recurring_b)
 FROM retention_tamtotal
 WHERE month IN ({months})
@@ -186,10 +184,10 @@ GROUP BY month, level, segment
 """
 
 # The settings of a recomputation's transaction on PostgreSQL; see engine._work_tables.
-_POSTGRESQL_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
+POSTGRESQL_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
 
 
-def _sum_function() -> str:
+def sum_function_name() -> str:
     """Return the aggregate that adds up 64-bit integers.
 
     PostgreSQL's SUM of bigint returns numeric, and numeric arithmetic is slow.
@@ -199,13 +197,13 @@ def _sum_function() -> str:
     return "tamarind_sum" if connection.vendor == "postgresql" else "SUM"
 
 
-def _customer_sql(*, explicit_ids: bool) -> dict[Level, str]:
+def customer_statements(*, explicit_ids: bool) -> dict[Level, str]:
     """Return each level's statement that stores the customers of a month from the work table of pairs.
 
     With `explicit_ids` the statement takes the id before the first row's as
     its first parameter and numbers the rows from there.
     """
-    sum_function = _sum_function()
+    sum_function = sum_function_name()
     return {
         level: _CUSTOMER_SQL.format(
             level_pairs=_LEVEL_PAIRS[level].format(sum=sum_function),
@@ -217,17 +215,17 @@ def _customer_sql(*, explicit_ids: bool) -> dict[Level, str]:
     }
 
 
-def _pairs_sql(*, keys_table: bool) -> str:
+def pairs_statement(*, keys_table: bool) -> str:
     """Return the statement that fills the work table of pairs, reading the keys from their work table or not."""
-    return _PAIRS_SQL.format(sum=_sum_function(), keys=_KEYS_TABLE if keys_table else f"({_KEYS_SQL})")
+    return _PAIRS_SQL.format(sum=sum_function_name(), keys=KEYS_TABLE if keys_table else f"({_KEYS_SQL})")
 
 
-def _fill_pairs(
+def fill_pairs(
     cursor, pairs_sql: str, month: datetime.date, *, analyze: bool, parents: tuple[int, int] | None = None
 ) -> int:
     """Replace the work table of pairs with those of `month` and return how many there are.
 
-    With `parents`, `pairs_sql` is `_PART_PAIRS_SQL`, and the pairs are those of the
+    With `parents`, `pairs_sql` is `PART_PAIRS_SQL`, and the pairs are those of the
     ultimate parents in that range of ids.
     """
     baseline = add_months(month, -12)

@@ -1,6 +1,6 @@
 """Worker connections that compute the months of a recomputation side by side on PostgreSQL.
 
-engine.py calls _compute_on_workers, which splits the months into units and hands them to the workers.
+engine.py calls compute_on_workers, which splits the months into units and hands them to the workers.
 """
 
 import dataclasses
@@ -15,15 +15,15 @@ from django.db import connection
 from psycopg import IsolationLevel, sql
 
 from .engine_sql import (
-    _KEYS_TABLE,
-    _PART_PAIRS_SQL,
-    _POSTGRESQL_SETTINGS,
-    _TAM_TOTAL_COLUMNS,
-    _TAM_TOTALS_SELECT,
-    _WORK_TABLES,
-    _customer_sql,
-    _fill_pairs,
-    _pairs_sql,
+    KEYS_TABLE,
+    PART_PAIRS_SQL,
+    POSTGRESQL_SETTINGS,
+    TAM_TOTAL_COLUMNS,
+    TAM_TOTALS_SELECT,
+    WORK_TABLES,
+    customer_statements,
+    fill_pairs,
+    pairs_statement,
 )
 from .models import CustomerBlock, Level, UnlistedCustomerRange
 
@@ -44,7 +44,7 @@ _BIGINT_MIN = -(2**63)
 _BIGINT_MAX = 2**63 - 1
 
 
-def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None]) -> list[CustomerBlock]:
+def compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None]) -> list[CustomerBlock]:
     """Store the customers and owner totals of `months` with WORKERS connections and return their blocks.
 
     Each worker reads the snapshot of this transaction, so every worker reads
@@ -98,7 +98,7 @@ def _compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], Non
     # because the workers of a run that lost its own connection may still commit theirs.
     UnlistedCustomerRange.objects.filter(first_id__in=[block.first_id for block in parts]).delete()
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY retention_tamtotal ({_TAM_TOTAL_COLUMNS}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY retention_tamtotal ({TAM_TOTAL_COLUMNS}) FROM STDIN") as copy:
             for row in _add_up_totals(tam_totals for _, tam_totals, _ in outcomes):
                 copy.write_row(row)
     return _join_parts(parts)
@@ -221,7 +221,7 @@ def _worker(
         database.isolation_level = IsolationLevel.REPEATABLE_READ
         with database.cursor() as cursor:
             cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
-            for statement in _POSTGRESQL_SETTINGS:
+            for statement in POSTGRESQL_SETTINGS:
                 cursor.execute(statement)
             # Each worker has a core of its own, so no statement takes more cores for parallel plans. A
             # worker's commit does not wait for the disk: the run's own commit comes later and waits for the
@@ -232,20 +232,20 @@ def _worker(
                 " set_config('synchronous_commit', 'off', true)",
                 [WORKER_STATEMENT_TIMEOUT, WORKER_LOCK_TIMEOUT],
             )
-            for name, create_sql in _WORK_TABLES.items():
-                if name != _KEYS_TABLE or whole_months:
+            for name, create_sql in WORK_TABLES.items():
+                if name != KEYS_TABLE or whole_months:
                     cursor.execute(create_sql)
             if whole_months:
-                cursor.execute(f"ANALYZE {_KEYS_TABLE}")
-            customer_sql = _customer_sql(explicit_ids=True)
-            pairs_sql = _pairs_sql(keys_table=whole_months)
-            part_pairs_sql = _PART_PAIRS_SQL.format(sum="tamarind_sum")
+                cursor.execute(f"ANALYZE {KEYS_TABLE}")
+            customer_sql = customer_statements(explicit_ids=True)
+            pairs_sql = pairs_statement(keys_table=whole_months)
+            part_pairs_sql = PART_PAIRS_SQL.format(sum="tamarind_sum")
             analyze = whole_months
-            tam_totals_sql = _TAM_TOTALS_SELECT.format(sum="tamarind_sum")
+            tam_totals_sql = TAM_TOTALS_SELECT.format(sum="tamarind_sum")
             # Once a worker has failed, the run fails too, so the others take no further unit.
             while not failed.is_set() and (unit := work.get()) is not None:
                 if unit.parents is None:
-                    pairs = _fill_pairs(cursor, pairs_sql, unit.month, analyze=analyze)
+                    pairs = fill_pairs(cursor, pairs_sql, unit.month, analyze=analyze)
                     # No level has more customers than pairs.
                     before_first = _take_customer_ids(cursor, pairs * len(unit.levels))
                     firsts = {level: before_first + pairs * index for index, level in enumerate(unit.levels)}
@@ -254,7 +254,7 @@ def _worker(
                     # It then joined the lines through nested loops and sorted them, which at 20,000 parents
                     # took about 1.6 times as long as hash joins and a hash aggregate.
                     cursor.execute("SET LOCAL enable_nestloop = off; SET LOCAL enable_sort = off")
-                    _fill_pairs(cursor, part_pairs_sql, unit.month, analyze=False, parents=unit.parents)
+                    fill_pairs(cursor, part_pairs_sql, unit.month, analyze=False, parents=unit.parents)
                     cursor.execute("RESET enable_nestloop; RESET enable_sort")
                     firsts = unit.before_first
                 analyze = False

@@ -55,13 +55,13 @@ def history(tmp_path):
 def worker_runs(monkeypatch):
     """Count the runs that computed months on worker connections."""
     runs = []
-    on_workers = engine_workers._compute_on_workers
+    on_workers = engine_workers.compute_on_workers
 
     def counted(months, meanwhile):
         runs.append(months)
         return on_workers(months, meanwhile)
 
-    monkeypatch.setattr(engine_workers, "_compute_on_workers", counted)
+    monkeypatch.setattr(engine_workers, "compute_on_workers", counted)
     return runs
 
 
@@ -202,7 +202,7 @@ def test_failed_worker_stops_the_others(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     listed_ids = set(RetentionCustomer.objects.values_list("pk", flat=True))
-    fill_pairs = engine_workers._fill_pairs
+    fill_pairs = engine_workers.fill_pairs
     months_taken = []
 
     def fail_on_first_month(cursor, pairs_sql, month, **options):
@@ -211,7 +211,7 @@ def test_failed_worker_stops_the_others(history, monkeypatch):
             raise RuntimeError("worker stopped")
         return fill_pairs(cursor, pairs_sql, month, **options)
 
-    monkeypatch.setattr(engine_workers, "_fill_pairs", fail_on_first_month)
+    monkeypatch.setattr(engine_workers, "fill_pairs", fail_on_first_month)
     with pytest.raises(RuntimeError, match="worker stopped"):
         recompute_retention()
 
@@ -262,14 +262,14 @@ def test_unlisted_rows_hidden_then_deleted(history):
 def test_lost_worker_connection_is_transient_error(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
-    fill_pairs = engine_workers._fill_pairs
+    fill_pairs = engine_workers.fill_pairs
 
     def lose_connection_on_one_month(cursor, pairs_sql, month, **options):
         if month == LAST_MONTH:
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return fill_pairs(cursor, pairs_sql, month, **options)
 
-    monkeypatch.setattr(engine_workers, "_fill_pairs", lose_connection_on_one_month)
+    monkeypatch.setattr(engine_workers, "fill_pairs", lose_connection_on_one_month)
     with pytest.raises(TRANSIENT_ERRORS, match="terminating connection"):
         recompute_retention()
 
@@ -390,7 +390,7 @@ def test_late_rows_of_dead_run_deleted(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     stray_ids = []
-    on_workers = engine_workers._compute_on_workers
+    on_workers = engine_workers.compute_on_workers
 
     def dead_run_commits_meanwhile(months, meanwhile):
         # The workers of a run that lost its own connection go on, and commit while this run computes.
@@ -400,9 +400,9 @@ def test_late_rows_of_dead_run_deleted(history, monkeypatch):
 
         return on_workers(months, commit_then_delete)
 
-    monkeypatch.setattr(engine_workers, "_compute_on_workers", dead_run_commits_meanwhile)
+    monkeypatch.setattr(engine_workers, "compute_on_workers", dead_run_commits_meanwhile)
     recompute_retention()
-    monkeypatch.setattr(engine_workers, "_compute_on_workers", on_workers)
+    monkeypatch.setattr(engine_workers, "compute_on_workers", on_workers)
     recompute_retention()
 
     assert len(stray_ids) == 1
