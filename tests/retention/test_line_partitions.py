@@ -234,6 +234,33 @@ def test_month_files_ordered_across_row_groups(tmp_path, month_files_written, mo
     assert (added_up.quantity, added_up.mrr) == (3, Decimal("6.00"))
 
 
+@pytest.mark.parametrize(
+    ("file_bytes", "expected_mb"),
+    [(1, 320), (mrr_copy.LARGE_FILE_BYTES, 320), (mrr_copy.LARGE_FILE_BYTES + 1, 256)],
+)
+def test_duckdb_memory_by_file_size(file_bytes, expected_mb):
+    assert mrr_copy.duckdb_memory_mb(file_bytes) == expected_mb
+
+
+# DuckDB shows its memory limit in MiB: 320 MB as 305.1 MiB, and 256 MB as 244.1 MiB.
+@pytest.mark.parametrize(("large_file_bytes", "expected_limit"), [(10**9, "305.1 MiB"), (100, "244.1 MiB")])
+def test_large_file_gets_less_duckdb_memory(tmp_path, monkeypatch, large_file_bytes, expected_limit):
+    monkeypatch.setattr(mrr_copy, "LARGE_FILE_BYTES", large_file_bytes)
+    real_write_months = mrr_copy._write_months
+    limits = []
+
+    def write_and_read_limit(duck, *arguments, **options):
+        limits.append(duck.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()[0])
+        return real_write_months(duck, *arguments, **options)
+
+    monkeypatch.setattr(mrr_copy, "_write_months", write_and_read_limit)
+
+    summary = import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
+
+    assert summary["fast_path"] is True
+    assert limits == [expected_limit]
+
+
 def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
     real_write_months = mrr_copy._write_months
 
