@@ -26,6 +26,8 @@ from .subscriptions import SUBSCRIPTION_COLUMNS, import_subscriptions
 logger = logging.getLogger(__name__)
 
 UPLOAD_DIRECTORY = "imports"
+# ext4 and XFS allow at most 255 bytes in a file name, and the stored name puts 33 characters before the upload's.
+STORED_NAME_MAX_BYTES = 200
 
 # PostgreSQL advisory locks of running imports use this first key and the run's id as the second.
 _RUNNING_LOCK_KEY = 7_302_912
@@ -257,6 +259,15 @@ def suggested_columns(kind: str, header: list[str], columns: dict[str, str]) -> 
     return suggestion
 
 
+def stored_file_name(uploaded_name: str) -> str:
+    """Make the upload's name safe for the file system and cut its stem to fit STORED_NAME_MAX_BYTES in UTF-8."""
+    name = get_valid_filename(os.path.basename(uploaded_name)) or "upload.csv"
+    stem, suffix = os.path.splitext(name)
+    # A cut may split a multi-byte character, so "ignore" drops the bytes left of it.
+    stem = stem.encode()[: STORED_NAME_MAX_BYTES - len(suffix.encode())].decode(errors="ignore")
+    return stem + suffix
+
+
 def create_upload(
     *, kind: str, uploaded_file: UploadedFile, user, mapping: ColumnMapping | None, end_date: str | None = None
 ) -> ImportRun:
@@ -266,7 +277,7 @@ def create_upload(
     after the saved mapping is applied, unless the file contains subscription
     periods. Otherwise the run waits for the mapping step.
     """
-    name = get_valid_filename(os.path.basename(uploaded_file.name)) or "upload.csv"
+    name = stored_file_name(uploaded_file.name)
     stored_path = default_storage.save(f"{UPLOAD_DIRECTORY}/{uuid.uuid4().hex}_{name}", uploaded_file)
     columns = dict(mapping.columns) if mapping else {}
     run = ImportRun.objects.create(

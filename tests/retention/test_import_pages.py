@@ -163,6 +163,30 @@ def test_upload_with_product_columns_runs_at_once(
     assert "import-progress" not in content
 
 
+# Django cuts uploaded names to 255 characters. With the stored prefix these exceed the file system's 255 bytes.
+LONG_NAMES = ["a" * 250 + ".csv", "é" * 120 + ".csv"]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES, ids=["ascii", "two-byte-letters"])
+def test_upload_with_long_file_name_imports(admin_client, media_root, django_capture_on_commit_callbacks, name):
+    AccountFactory(external_id="ACC-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(
+            admin_client,
+            ImportKind.MRR,
+            csv_upload(name, MRR_HEADER + "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n"),
+        )
+
+    run = ImportRun.objects.get()
+    stored = Path(media_root) / run.stored_path
+    assert response.status_code == 302
+    assert run.status == ImportStatus.DONE
+    assert run.file_name == name
+    assert stored.is_file()
+    assert len(stored.name.encode()) <= 255
+    assert stored.suffix == ".csv"
+
+
 def test_bom_crlf_accounts_upload_keeps_accents(admin_client, django_capture_on_commit_callbacks):
     text = "account_id,account_name,parent_account_id,segment,tam_email\nACC-B1,Société Ünité,,SMB,\n"
     with django_capture_on_commit_callbacks(execute=True):
