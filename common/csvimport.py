@@ -21,6 +21,9 @@ from decimal import Decimal
 from common import months
 
 ERROR_LIMIT = 50
+# Characters of a rejected value kept in its error. A field may hold up to 131,072 characters (the csv module's
+# default field_size_limit), and ERROR_LIMIT of those would be stored with the run and shown on its page.
+ERROR_VALUE_MAX_CHARS = 200
 # Rows between two progress reports.
 PROGRESS_EVERY = 5000
 DELIMITERS = (",", ";", "\t")
@@ -48,7 +51,10 @@ class RowError:
 
 
 class ErrorCollector:
-    """Keeps the `limit` rejected values with the lowest line numbers and counts all of them."""
+    """Keeps the `limit` rejected values with the lowest line numbers and counts all of them.
+
+    A kept value longer than ERROR_VALUE_MAX_CHARS is cut and ends in "…".
+    """
 
     def __init__(self, limit: int = ERROR_LIMIT):
         self.limit = limit
@@ -57,6 +63,8 @@ class ErrorCollector:
 
     def add(self, line: int, column: str, value: str, reason: str) -> None:
         self.count += 1
+        if len(value) > ERROR_VALUE_MAX_CHARS:
+            value = value[:ERROR_VALUE_MAX_CHARS] + "…"
         error = RowError(line, column, value, reason)
         if len(self.kept) < self.limit or error < self.kept[-1]:
             bisect.insort(self.kept, error)

@@ -166,6 +166,17 @@ def test_error_collector_keeps_first_fifty_and_counts_the_rest():
     assert errors.not_shown == 69
 
 
+def test_error_collector_cuts_long_values():
+    errors = ErrorCollector()
+
+    errors.add(2, "product", "P" * 100_000, "longer than 100 characters")
+    errors.add(3, "product", "Q" * 200, "unknown product")
+
+    assert errors.kept[0].value == "P" * 200 + "…"
+    assert errors.kept[1].value == "Q" * 200
+    assert errors.count == 2
+
+
 def test_parse_row_collects_each_invalid_field(tmp_path):
     errors = ErrorCollector()
     values, valid = parse_row(

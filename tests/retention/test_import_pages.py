@@ -331,6 +331,23 @@ def test_rejected_upload_shows_error_table(admin_client, django_capture_on_commi
     assert "no thousands separators" in content
 
 
+def test_rejected_long_value_shown_cut(admin_client, django_capture_on_commit_callbacks):
+    AccountFactory(external_id="ACC-N1")
+    product = "P" * 100_000
+    text = MRR_HEADER + f"2024-06,ACC-N1,SUB-N1,{product},50,1250.00,recurring\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(admin_client, ImportKind.MRR, csv_upload("mrr_long.csv", text))
+
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.REJECTED
+    assert run.errors[0]["column"] == "product"
+    assert run.errors[0]["value"] == "P" * 200 + "…"
+    assert run.errors[0]["reason"] == "longer than 100 characters"
+    content = admin_client.get(response.url).content.decode()
+    assert f"<code>{'P' * 200}…</code>" in content
+    assert "P" * 201 not in content
+
+
 def test_detail_of_queued_run_polls_progress(admin_client):
     run = make_run(status=ImportStatus.QUEUED, total_bytes=1000)
     content = admin_client.get(reverse("retention:import_detail", args=[run.pk])).content.decode()
