@@ -70,3 +70,13 @@ def test_demo_prints_random_password_once(db, monkeypatch):
     printed = out.getvalue().split("use the password: ")[1].split()[0]
     assert User.objects.get(username="manager").check_password(printed)
     assert len(printed) >= 12
+
+
+def test_demo_password_note_names_changepassword(db, monkeypatch):
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    out = StringIO()
+
+    call_command("load_demo", stdout=out)
+
+    assert "Set DEMO_PASSWORD before the first run" in out.getvalue()
+    assert "manage.py changepassword tam" in out.getvalue()

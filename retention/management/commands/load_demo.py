@@ -54,7 +54,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Demo logins tam, manager and csadmin use the password: {password}\n"
-                    "It is shown only now; set DEMO_PASSWORD to choose it."
+                    "It is shown only now. Set DEMO_PASSWORD before the first run to choose it, because a later"
+                    " run leaves existing logins as they are. To change it afterwards, run"
+                    " .venv/bin/python manage.py changepassword tam (and manager, csadmin)."
                 )
             )
 
