@@ -129,3 +129,26 @@ def test_import_page_shows_run_starting(live_server, browser):
     assert status.inner_text() == "Running"
     assert page.locator("#import-progress").get_attribute("aria-valuenow") == "50"
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "page_name, status",
+    [("retention:import_detail", ImportStatus.DONE), ("retention:import_mapping", ImportStatus.MAPPING)],
+    ids=["detail", "mapping"],
+)
+def test_import_page_wraps_long_file_name(live_server, browser, settings, tmp_path, page_name, status):
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "imports").mkdir()
+    (tmp_path / "imports" / "m.csv").write_text("month,account,subscription\n", encoding="utf-8")
+    UserFactory(username="browser_admin", role=Role.CS_ADMIN)
+    run = ImportRun.objects.create(
+        kind=ImportKind.MRR, file_name="a" * 250 + ".csv", stored_path="imports/m.csv", status=status
+    )
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server.url, "browser_admin")
+
+    page.goto(f"{live_server.url}{reverse(page_name, args=[run.pk])}")
+
+    assert page.url.endswith(reverse(page_name, args=[run.pk]))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
