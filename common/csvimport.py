@@ -468,7 +468,13 @@ class CsvFile:
         except UnicodeDecodeError:
             self.errors.add(line + 1, "", "", "the file is not UTF-8 text; save it as CSV UTF-8")
         except csv.Error as error:
-            self.errors.add(line + 1, "", "", f"malformed CSV: {error}")
+            limit = csv.field_size_limit()
+            if "field larger than field limit" in str(error):
+                # The csv module stops inside the row and does not say which field was too long.
+                reason = f"a field is longer than {limit:,} characters, the most a field may hold"
+            else:
+                reason = f"malformed CSV: {error}"
+            self.errors.add(line + 1, "", "", reason)
 
     def _report_progress(self) -> None:
         if self.on_progress is not None:

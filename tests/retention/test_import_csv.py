@@ -156,6 +156,16 @@ def test_reader_rejects_text_that_is_not_utf8(tmp_path):
     assert "not UTF-8" in errors.kept[0].reason
 
 
+def test_reader_names_a_field_over_the_size_limit(tmp_path):
+    path = write_csv(tmp_path / "m.csv", "month,mrr\n2024-06,1\n2024-07," + "9" * 131_073 + "\n")
+    _, errors = read_all(path)
+    assert errors.count == 1
+    assert (errors.kept[0].line, errors.kept[0].reason) == (
+        3,
+        "a field is longer than 131,072 characters, the most a field may hold",
+    )
+
+
 def test_error_collector_keeps_first_fifty_and_counts_the_rest():
     errors = ErrorCollector()
     for line in range(120, 1, -1):
