@@ -131,6 +131,57 @@ def test_import_page_shows_run_starting(live_server, browser):
     assert script_errors == []
 
 
+def open_running_import(browser, live_server):
+    """Log a CS admin in, open the page of a running import, and return the page and its script errors."""
+    UserFactory(username="browser_admin", role=Role.CS_ADMIN)
+    run = ImportRun.objects.create(
+        kind=ImportKind.MRR, file_name="m.csv", status=ImportStatus.RUNNING, bytes_read=250, total_bytes=1000
+    )
+    page = browser.new_page()
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    log_in(page, live_server.url, "browser_admin")
+    page.goto(f"{live_server.url}{reverse('retention:import_detail', args=[run.pk])}")
+    return page, script_errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_progress_shows_ended_session(live_server, browser):
+    page, script_errors = open_running_import(browser, live_server)
+    notice = page.locator("#import-progress-notice")
+    assert notice.is_hidden()
+
+    page.context.clear_cookies()
+
+    from playwright.sync_api import expect
+
+    expect(notice).to_have_text(
+        "Your session has ended, so progress updates stopped. Log in again and reload the page."
+    )
+    assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_progress_shows_failing_polls(live_server, browser):
+    page, script_errors = open_running_import(browser, live_server)
+    answered = []
+
+    def fail(route):
+        answered.append(route.request.url)
+        route.fulfill(status=503, body="unavailable")
+
+    page.route("**/progress.json", fail)
+
+    from playwright.sync_api import expect
+
+    expect(page.locator("#import-progress-notice")).to_have_text(
+        "Progress updates stopped: the server answered 503. Reload the page to see the import's state.",
+        timeout=10_000,
+    )
+    assert len(answered) == 3
+    assert script_errors == []
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "page_name, status",
