@@ -127,6 +127,13 @@ def import_mrr(
     }
     if not outcome.rows_read:
         summary["warnings"].append("The file has no data rows, so nothing was replaced.")
+    added_up = outcome.rows_read - outcome.counts["lines_stored"]
+    if added_up > 0:
+        rows = "1 row repeats" if added_up == 1 else f"{added_up} rows repeat"
+        summary["warnings"].append(
+            f"{rows} the month, subscription, product and charge type of an earlier row, so the amounts and"
+            " quantities of such rows were added up into one line."
+        )
     logger.info(
         "import run %s stored %d MRR lines from %d rows in %.1f s (%s)",
         import_run_id,

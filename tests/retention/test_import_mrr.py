@@ -104,6 +104,26 @@ def test_rows_with_same_key_add_up(tmp_path, db):
     ]
 
 
+def test_summary_counts_rows_added_up(tmp_path, db):
+    make_accounts("ACC-1")
+    path = write_csv(
+        tmp_path / "m.csv",
+        HEADER
+        + "2024-06,ACC-1,SUB-1,Premium,10,100.00,recurring\n"
+        + "2024-06,ACC-1,SUB-1,Premium,2,20.25,recurring\n"
+        + "2024-06,ACC-1,SUB-1,premium,1,5.00,recurring\n"
+        + "2024-06,ACC-1,SUB-1,Premium,1,5.00,RECURRING\n",
+    )
+
+    summary = import_mrr(path)
+
+    assert (summary["rows_read"], summary["lines_stored"]) == (4, 2)
+    assert summary["warnings"] == [
+        "2 rows repeat the month, subscription, product and charge type of an earlier row, so the amounts"
+        " and quantities of such rows were added up into one line."
+    ]
+
+
 def test_reimport_of_same_file_changes_nothing(tmp_path, db):
     make_accounts("ACC-R1", "ACC-R2")
     path = write_csv(
