@@ -53,13 +53,14 @@ class MonthFilterForm(forms.Form):
         self.helper.form_method = "get"
         self.helper.form_class = "retention-filters"
         self.helper.attrs = {"data-autosubmit": "true"}
-        self.helper.layout = Layout(Row(*self._columns(), css_class="g-2 align-items-end"))
+        # Fields line up at their labels' tops, so that an error under one field moves no other field.
+        self.helper.layout = Layout(Row(*self._columns(), css_class="g-2 align-items-start"))
 
     def _columns(self):
         return [
             Column("level", css_class="col-sm-6 col-md-3"),
             Column("segment", css_class="col-sm-6 col-md-3"),
-            Column(SHOW_BUTTON, css_class="col-auto"),
+            Column(SHOW_BUTTON, css_class="col-auto filter-submit"),
         ]
 
     def filters(self) -> RetentionFilters:
@@ -110,7 +111,7 @@ class OverviewFilterForm(MonthFilterForm):
             Column("segment", css_class="col-sm-6 col-md-3"),
             Column("month_from", css_class="col-6 col-md-2"),
             Column("month_to", css_class="col-6 col-md-2"),
-            Column(SHOW_BUTTON, css_class="col-auto"),
+            Column(SHOW_BUTTON, css_class="col-auto filter-submit"),
         ]
 
     def clean(self):
@@ -131,7 +132,7 @@ class ReasonFilterForm(MonthFilterForm):
             Column("month", css_class="col-6 col-md-2"),
             Column("level", css_class="col-sm-6 col-md-3"),
             Column("segment", css_class="col-sm-6 col-md-3"),
-            Column(SHOW_BUTTON, css_class="col-auto"),
+            Column(SHOW_BUTTON, css_class="col-auto filter-submit"),
         ]
 
     def chosen_month(self) -> datetime.date | None:

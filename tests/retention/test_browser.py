@@ -131,6 +131,31 @@ def test_import_page_shows_run_starting(live_server, browser):
     assert script_errors == []
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "page_name, query",
+    [("retention:overview", "level=xyz&month_from=2024-13"), ("retention:reasons", "month=2024-13&level=xyz")],
+    ids=["overview", "reasons"],
+)
+def test_filter_fields_line_up_beside_errors(live_server, browser, page_name, query):
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    build_book()
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server.url, "browser_manager")
+
+    page.goto(f"{live_server.url}{reverse(page_name)}?{query}")
+
+    filters = page.locator("form.retention-filters")
+    assert filters.locator(".invalid-feedback").count() == 2
+    tops = [
+        round(box["y"])
+        for box in (control.bounding_box() for control in filters.locator("select, input, button").all())
+        if box is not None
+    ]
+    assert len(tops) >= 4
+    assert max(tops) - min(tops) <= 1
+
+
 def open_running_import(browser, live_server):
     """Log a CS admin in, open the page of a running import, and return the page and its script errors."""
     UserFactory(username="browser_admin", role=Role.CS_ADMIN)
