@@ -28,10 +28,10 @@ _ISO_DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
 class AuditEventTable(tables.Table):
     when = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When (UTC)", attrs=NO_WRAP)
     actor_name = tables.Column(verbose_name="Who", attrs=NO_WRAP)
-    action = tables.Column(verbose_name="Action", attrs=NO_WRAP)
+    action = tables.Column(verbose_name="Action")
     object_type = tables.Column(verbose_name="Object", attrs=NO_WRAP)
     label = tables.Column(verbose_name="What", attrs={"td": {"class": "audit-label"}})
-    details = tables.Column(verbose_name="Details", empty_values=())
+    details = tables.Column(verbose_name="Details", empty_values=(), attrs={"td": {"class": "audit-details-cell"}})
 
     class Meta:
         model = AuditEvent

@@ -90,6 +90,12 @@ def test_admin_filters_audit_log(live_server, browser, tmp_path):  # noqa: F811
     page.click("text=Audit log")
     page.wait_for_url(re.compile(r"/audit/$"))
     every_action = page.locator("#audit-events tbody tr").evaluate_all("rows => rows.map(r => r.dataset.action)")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    # The table fits a laptop's width without scrolling sideways.
+    overflow = page.locator("#audit-events").evaluate(
+        "table => table.parentElement.scrollWidth - table.parentElement.clientWidth"
+    )
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.select_option("#id_actor", label="ana.tam")
     page.fill("#id_date_from", "2026-03-10")
     page.fill("#id_label", "Globex Corporation")
@@ -98,6 +104,7 @@ def test_admin_filters_audit_log(live_server, browser, tmp_path):  # noqa: F811
     filtered = page.locator("#audit-events tbody tr").evaluate_all("rows => rows.map(r => r.dataset.action)")
     page.screenshot(path=str(tmp_path / "audit-log.png"), full_page=True)
 
+    assert overflow <= 0
     assert "import_finished" in every_action
     assert "recompute" in every_action
     assert "rate_changed" in every_action
