@@ -75,6 +75,8 @@ def overview(request):
         "chart": _chart_data(result, filters),
         "targets": settings.RETENTION_TARGETS,
         "sees_all": request.user.sees_all_accounts,
+        # Called by the template only when no month has a cohort, so other views of the page make no query for it.
+        "owns_accounts": lambda: request.user.sees_all_accounts or request.user.accounts.exists(),
     }
     return render(request, "retention/overview.html", context)
 

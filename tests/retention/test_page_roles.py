@@ -167,9 +167,20 @@ def test_tam_without_accounts_sees_na(client, book):
     month = client.get(MONTH)
 
     assert (figures.customers, figures.gross_pct, figures.net_pct) == (0, None, None)
-    assert "none of your accounts had MRR above zero" in client.get(OVERVIEW).content.decode()
+    assert "n/a: you own no accounts yet." in client.get(OVERVIEW).content.decode()
     assert listed_customers(month) == []
     assert csv_customers(client.get(MONTH_CSV)) == []
+
+
+def test_tam_with_new_accounts_sees_reason(client, book):
+    newcomer = UserFactory(username="tam_new", role="TAM")
+    make_account("N1", tam=newcomer, name="Newly signed")
+    client.force_login(newcomer)
+
+    page = client.get(OVERVIEW).content.decode()
+
+    assert "none of your accounts had MRR above zero twelve months earlier" in page
+    assert "you own no accounts" not in page
 
 
 # Manager and CS admin
