@@ -1,5 +1,7 @@
 """The home redirect, the about page, the account page, contact editing and moving accounts to another TAM."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -114,7 +116,9 @@ def reassign(request):
         if book is None:
             messages.error(request, "Choose whose accounts to move: that book is not listed.")
         elif search_form.is_valid() and form.is_valid() and _move(request, form, book):
-            return redirect(f"{reverse('accounts:reassign')}?from_tam={book.key}")
+            # The search stays, so that the next batch of the same search is one selection away.
+            query = urlencode({"from_tam": book.key, **({"q": search} if search else {})})
+            return redirect(f"{reverse('accounts:reassign')}?{query}")
 
     # A rejected move keeps the accounts it was given selected, and a link from an account page selects one.
     selected = set(data.getlist("accounts" if request.method == "POST" else "account"))

@@ -83,6 +83,15 @@ def test_move_takes_open_journeys_and_leaves_finished_ones(login, tam, other_tam
     assert history.history_user == manager
 
 
+def test_move_keeps_the_search(login, tam, other_tam, book):
+    response = login("manager").post(
+        URL, {"from_tam": tam.pk, "q": "Glob ex", "accounts": [book["globex"].pk], "to_tam": other_tam.pk}
+    )
+
+    assert response.status_code == 302
+    assert response.url == f"{URL}?from_tam={tam.pk}&q=Glob+ex"
+
+
 def test_move_message_counts_all_open_journeys(login, tam, other_tam, book):
     run_by_new_tam = start_journey(account=book["globex"], transaction_date=D(2024, 9, 1), licenses=5)
     Journey.objects.filter(pk=run_by_new_tam.pk).update(tam=other_tam)
