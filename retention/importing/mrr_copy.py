@@ -482,12 +482,12 @@ def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
     writes to a folder of its own, so a second call leaves the first one's
     files alone.
 
-    `month_lines` holds its lines in the order of the month tables' primary
+XX
     key, and each month file keeps that order. PostgreSQL's sort then only
     has to confirm the order when it builds the key: on a million lines that
     build took about 40% less time than from unordered lines. DuckDB orders
     text byte by byte, as the line table's key columns do (see
-    common.fields). At 20,000 parent accounts in `make bench`, one sort of
+    common.fields). At 20,000 parent accounts, timed in-process, one sort of
     all lines and a scan of each month's part took 0.47 s, and a sort of
     each month on its own 0.52 s.
     """
