@@ -482,7 +482,7 @@ def _write_months(duck, plan: Plan, folder: str, *, add_up: bool) -> Plan:
     writes to a folder of its own, so a second call leaves the first one's
     files alone.
 
-XX
+    `month_lines` stores its lines in the order of the month tables' primary
     key, and each month file keeps that order. PostgreSQL's sort then only
     has to confirm the order when it builds the key: on a million lines that
     build took about 40% less time than from unordered lines. DuckDB orders
