@@ -137,6 +137,28 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     assert load_tables() == []
 
 
+def test_failed_month_file_stores_nothing(tmp_path, monkeypatch):
+    import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
+    before = lines()
+    real_write_month = mrr_copy._write_month
+
+    def write_may_only(duck, month, files, loading):
+        if month == JUNE:
+            raise OSError("No space left on device")
+        real_write_month(duck, month, files, loading)
+
+    monkeypatch.setattr(mrr_copy, "_write_month", write_may_only)
+    rows = "2024-05,ACC-1,SUB-3,Premium,3,30.00,recurring\n2024-06,ACC-1,SUB-3,Premium,3,30.00,recurring\n"
+    # The loaders load May while the writer fails on June; the import waits for them before it fails.
+    with pytest.raises(OSError, match="No space left"):
+        import_mrr(write_csv(tmp_path / "both.csv", HEADER + rows))
+
+    assert lines() == before
+    assert not Subscription.objects.filter(external_id="SUB-3").exists()
+    assert load_tables() == []
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("Thread-")] == []
+
+
 @pytest.fixture
 def month_files_written(monkeypatch):
     """The lines of every month file that the fast path writes, in file order, one list per file."""
@@ -206,10 +228,14 @@ def test_month_files_in_key_order_after_adding_up(tmp_path, month_files_written)
     assert stored_products() == ["Basic", "Pro", "Zeta", "alpha", "basic", "pro"]
 
 
-def test_month_files_ordered_across_row_groups(tmp_path, month_files_written, monkeypatch):
+# A share of 0 sorts the lines after the file's rows are dropped, as for a file whose rows fill DuckDB's
+# memory. A share of 100 sorts them in the statement that converts them.
+@pytest.mark.parametrize("rows_share", [0, 100])
+def test_month_files_ordered_across_row_groups(tmp_path, month_files_written, monkeypatch, rows_share):
     # DuckDB stores a table in row groups of 122,880 rows and works on them in parallel, so only months
     # of more lines than that, on more than one thread, show whether the sorted order is kept.
     monkeypatch.setattr(mrr_copy, "DUCKDB_THREADS", 4)
+    monkeypatch.setattr(mrr_copy, "SORT_BESIDE_ROWS_SHARE", rows_share)
     products = ["alpha", "Alpha", "Zeta", "pro", "Pro", "Pro-X", "Pro_X", "Pro~X"]
     keys = [
         (f"SUB-{index // 16}", products[index % 8], ("recurring", "trueup")[index // 8 % 2]) for index in range(130_000)
@@ -262,14 +288,13 @@ def test_large_file_gets_less_duckdb_memory(tmp_path, monkeypatch, large_file_by
 
 
 def test_import_with_subscription_stored_meanwhile(tmp_path, monkeypatch):
-    real_write_months = mrr_copy._write_months
+    real_number_new_subscriptions = mrr_copy._number_new_subscriptions
 
-    def write_while_another_import_stores_sub_2(*arguments, **options):
-        plan = real_write_months(*arguments, **options)
+    def number_while_another_import_stores_sub_2(*arguments):
+        real_number_new_subscriptions(*arguments)
         SubscriptionFactory(external_id="SUB-2", account=Account.objects.get(external_id="ACC-1"))
-        return plan
 
-    monkeypatch.setattr(mrr_copy, "_write_months", write_while_another_import_stores_sub_2)
+    monkeypatch.setattr(mrr_copy, "_number_new_subscriptions", number_while_another_import_stores_sub_2)
 
     summary = import_mrr(write_csv(tmp_path / "m.csv", TWO_MONTHS))
 
