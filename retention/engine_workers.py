@@ -1,6 +1,7 @@
 """Worker connections that compute the months of a recomputation side by side on PostgreSQL.
 
-engine.py calls compute_on_workers, which splits the months into units and hands them to the workers.
+engine.py calls compute_on_workers, which splits the months into units and hands them to the workers, and
+the first part of each split month to the run's own connection.
 """
 
 import dataclasses
@@ -9,7 +10,7 @@ import itertools
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.db import connection
 from psycopg import IsolationLevel, sql
@@ -25,6 +26,7 @@ from .engine_sql import (
     fill_pairs,
     pairs_statement,
 )
+from .importing.staging import drop_temporary_table_sql
 from .models import CustomerBlock, Level, UnlistedCustomerRange
 
 # Connections that compute the months of a run side by side on PostgreSQL.
@@ -55,6 +57,12 @@ def compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None
     its ranges of ids with its rows, so that the next run deletes the rows of
     a run that failed after a worker committed. This connection runs
     `meanwhile` while the workers compute.
+
+    When the months are split into parts, this connection runs `meanwhile`
+    first and then computes the first part of each month itself, in its own
+    transaction, and one fewer worker connects. At 5,000 parent accounts
+    one month took a median of about 120 ms this way, timed in-process, and
+    135 ms on two workers.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_export_snapshot()")
@@ -63,23 +71,28 @@ def compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None
     parameters = connection.get_connection_params()
     outcomes: list[tuple[list[CustomerBlock], list[tuple], BaseException | None]] = []
     failed = threading.Event()
+    whole_months = len(months) >= WORKERS
     threads = [
-        threading.Thread(
-            target=_worker, args=(parameters, snapshot, work, len(months) >= WORKERS, failed, outcomes), daemon=True
-        )
-        for _ in range(WORKERS)
+        threading.Thread(target=_worker, args=(parameters, snapshot, work, whole_months, failed, outcomes), daemon=True)
+        for _ in range(WORKERS if whole_months else WORKERS - 1)
     ]
     # The workers connect while this connection splits the work.
     for thread in threads:
         thread.start()
     try:
+        own_units = []
         try:
             for unit in _work_units(months):
-                work.put(unit)
+                if unit.part == 0 and not whole_months:
+                    own_units.append(unit)
+                else:
+                    work.put(unit)
         finally:
             for _ in threads:
                 work.put(None)
         meanwhile()
+        if own_units:
+            outcomes.append((*_compute_here(own_units), None))
     except BaseException:
         # The run fails, so the workers stop and roll back as they do after a worker's failure.
         failed.set()
@@ -150,6 +163,7 @@ class _Unit:
     levels: tuple[Level, ...] = tuple(Level)
     parents: tuple[int, int] | None = None
     before_first: dict[Level, int] = dataclasses.field(default_factory=dict)
+    part: int = 0
 
 
 def _work_units(months: list[datetime.date]) -> list[_Unit]:
@@ -181,7 +195,7 @@ def _work_units(months: list[datetime.date]) -> list[_Unit]:
                     level: before_first + size * (len(ranges) * level_index + part)
                     for level_index, level in enumerate(Level)
                 }
-                units.append(_Unit(month, parents=parents, before_first=firsts))
+                units.append(_Unit(month, parents=parents, before_first=firsts, part=part))
     return units
 
 
@@ -237,39 +251,7 @@ def _worker(
                     cursor.execute(create_sql)
             if whole_months:
                 cursor.execute(f"ANALYZE {KEYS_TABLE}")
-            customer_sql = customer_statements(explicit_ids=True)
-            pairs_sql = pairs_statement(keys_table=whole_months)
-            part_pairs_sql = PART_PAIRS_SQL.format(sum="tamarind_sum")
-            analyze = whole_months
-            tam_totals_sql = TAM_TOTALS_SELECT.format(sum="tamarind_sum")
-            # Once a worker has failed, the run fails too, so the others take no further unit.
-            while not failed.is_set() and (unit := work.get()) is not None:
-                if unit.parents is None:
-                    pairs = fill_pairs(cursor, pairs_sql, unit.month, analyze=analyze)
-                    # No level has more customers than pairs.
-                    before_first = _take_customer_ids(cursor, pairs * len(unit.levels))
-                    firsts = {level: before_first + pairs * index for index, level in enumerate(unit.levels)}
-                else:
-                    # The planner has no statistics on a range of parent ids and expects few accounts in it.
-                    # It then joined the lines through nested loops and sorted them, which at 20,000 parents
-                    # took about 1.6 times as long as hash joins and a hash aggregate.
-                    cursor.execute("SET LOCAL enable_nestloop = off; SET LOCAL enable_sort = off")
-                    fill_pairs(cursor, part_pairs_sql, unit.month, analyze=False, parents=unit.parents)
-                    cursor.execute("RESET enable_nestloop; RESET enable_sort")
-                    firsts = unit.before_first
-                analyze = False
-                for level in unit.levels:
-                    cursor.execute(customer_sql[level], [firsts[level], unit.month, level.value])
-                    if cursor.rowcount > 0:
-                        block = CustomerBlock(
-                            month=unit.month,
-                            level=level,
-                            first_id=firsts[level] + 1,
-                            last_id=firsts[level] + cursor.rowcount,
-                        )
-                        blocks.append(block)
-                        cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
-                        tam_totals += cursor.fetchall()
+            blocks, tam_totals = _compute_units(cursor, _taken_units(work, failed), whole_months)
             if blocks:
                 cursor.executemany(
                     "INSERT INTO retention_unlistedcustomerrange (first_id, last_id) VALUES (%s, %s)",
@@ -286,6 +268,78 @@ def _worker(
         if database is not None:
             database.close()
         outcomes.append((blocks, tam_totals, failure))
+
+
+def _taken_units(work: queue.Queue, failed: threading.Event) -> Iterator[_Unit]:
+    """Yield the units that `work` gives until it gives None.
+
+    Once a worker has failed, the run fails too, so the others take no further unit.
+    """
+    while not failed.is_set() and (unit := work.get()) is not None:
+        yield unit
+
+
+def _compute_here(units: list[_Unit]) -> tuple[list[CustomerBlock], list[tuple]]:
+    """Store the customers of `units` on the run's own connection and return their blocks and owner totals.
+
+    The run's transaction holds the report lock, which every writer of lines
+    and accounts takes, so this connection reads the same data as the
+    workers' snapshot.
+    """
+    with connection.cursor() as cursor:
+        work_tables = [name for name in WORK_TABLES if name != KEYS_TABLE]
+        for statement in POSTGRESQL_SETTINGS:
+            cursor.execute(statement)
+        for name in work_tables:
+            cursor.execute(drop_temporary_table_sql(name))
+            cursor.execute(WORK_TABLES[name])
+        outcome = _compute_units(cursor, units, whole_months=False)
+        for name in work_tables:
+            cursor.execute(drop_temporary_table_sql(name))
+    return outcome
+
+
+def _compute_units(cursor, units: Iterable[_Unit], whole_months: bool) -> tuple[list[CustomerBlock], list[tuple]]:
+    """Store the customers of `units` through `cursor` and return their blocks and owner totals.
+
+    In a run of `whole_months` the keys come from their work table, which the
+    first month's statistics describe.
+    """
+    blocks: list[CustomerBlock] = []
+    tam_totals: list[tuple] = []
+    customer_sql = customer_statements(explicit_ids=True)
+    pairs_sql = pairs_statement(keys_table=whole_months)
+    part_pairs_sql = PART_PAIRS_SQL.format(sum="tamarind_sum")
+    analyze = whole_months
+    tam_totals_sql = TAM_TOTALS_SELECT.format(sum="tamarind_sum")
+    for unit in units:
+        if unit.parents is None:
+            pairs = fill_pairs(cursor, pairs_sql, unit.month, analyze=analyze)
+            # No level has more customers than pairs.
+            before_first = _take_customer_ids(cursor, pairs * len(unit.levels))
+            firsts = {level: before_first + pairs * index for index, level in enumerate(unit.levels)}
+        else:
+            # The planner has no statistics on a range of parent ids and expects few accounts in it. It then
+            # joined the lines through nested loops and sorted them, which at 20,000 parents took about 1.6
+            # times as long as hash joins and a hash aggregate.
+            cursor.execute("SET LOCAL enable_nestloop = off; SET LOCAL enable_sort = off")
+            fill_pairs(cursor, part_pairs_sql, unit.month, analyze=False, parents=unit.parents)
+            cursor.execute("RESET enable_nestloop; RESET enable_sort")
+            firsts = unit.before_first
+        analyze = False
+        for level in unit.levels:
+            cursor.execute(customer_sql[level], [firsts[level], unit.month, level.value])
+            if cursor.rowcount > 0:
+                block = CustomerBlock(
+                    month=unit.month,
+                    level=level,
+                    first_id=firsts[level] + 1,
+                    last_id=firsts[level] + cursor.rowcount,
+                )
+                blocks.append(block)
+                cursor.execute(tam_totals_sql, [block.first_id, block.last_id])
+                tam_totals += cursor.fetchall()
+    return blocks, tam_totals
 
 
 def _take_customer_ids(cursor, count: int, *, until_commit: bool = False) -> int:

@@ -154,6 +154,32 @@ def test_one_month_splits_by_parents(history, worker_runs, monkeypatch):
     assert stored_figures() == on_one_connection
 
 
+def test_run_computes_first_part_itself(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    workers, own_units = [], []
+    worker, compute_here = engine_workers._worker, engine_workers._compute_here
+
+    def counted_worker(*arguments):
+        workers.append(threading.current_thread().name)
+        worker(*arguments)
+
+    def recorded_compute_here(units):
+        own_units.extend(units)
+        return compute_here(units)
+
+    monkeypatch.setattr(engine_workers, "_worker", counted_worker)
+    monkeypatch.setattr(engine_workers, "_compute_here", recorded_compute_here)
+
+    recompute_retention([LAST_MONTH])
+
+    # Of two parts, the run's own connection computes the first and one worker the second.
+    assert len(workers) == 1
+    assert [(unit.month, unit.part, unit.parents[0]) for unit in own_units] == [(LAST_MONTH, 0, -(2**63))]
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
 def test_blocks_list_their_own_rows(history, worker_runs):
     recompute_retention()
 
@@ -236,6 +262,27 @@ def test_failed_deletion_stops_the_workers(history, monkeypatch):
 
     assert set(RetentionCustomer.objects.values_list("pk", flat=True)) == listed_ids
     assert UnlistedCustomerRange.objects.count() == 0
+    assert stored_figures() == before
+
+
+def test_failed_own_part_stops_the_run(history, monkeypatch):
+    recompute_retention()
+    before = stored_figures()
+    compute_here = engine_workers._compute_here
+
+    def fail_own_part(units):
+        raise RuntimeError("own part stopped")
+
+    monkeypatch.setattr(engine_workers, "_compute_here", fail_own_part)
+    with pytest.raises(RuntimeError, match="own part stopped"):
+        recompute_retention([LAST_MONTH])
+
+    assert stored_figures() == before
+    # Rows that the worker committed before it learned of the failure are deleted by the next run.
+    monkeypatch.setattr(engine_workers, "_compute_here", compute_here)
+    recompute_retention([LAST_MONTH])
+    assert UnlistedCustomerRange.objects.count() == 0
+    assert len(listed_customers()) == RetentionCustomer.objects.count()
     assert stored_figures() == before
 
 
