@@ -26,6 +26,17 @@ def add_months(month: datetime.date, count: int) -> datetime.date:
     return datetime.date(index // 12, index % 12 + 1, 1)
 
 
+def months_between(first: datetime.date, last: datetime.date) -> int:
+    """Return how many months `last`'s month comes after `first`'s (negative when it comes before)."""
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def shift_date(day: datetime.date, count: int) -> datetime.date:
+    """Return the same day `count` months later, or that month's last day when it has fewer days."""
+    month = add_months(first_of_month(day), count)
+    return month.replace(day=min(day.day, last_day(month).day))
+
+
 def month_range(first: datetime.date, last: datetime.date):
     """Yield every month from `first` to `last`, both included."""
     month = first_of_month(first)

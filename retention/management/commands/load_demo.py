@@ -1,15 +1,21 @@
+import csv
+import datetime
 import importlib
 import os
 import secrets
+import tempfile
+from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.roles import Role
+from common.months import add_months, first_of_month, format_month, months_between, shift_date
 from retention.engine import recompute_retention
 from retention.importing.commands import summary_lines
 from retention.importing.runs import execute, start_command_run
@@ -29,6 +35,45 @@ def demo_files():
         "overlay": data / "demo" / "account_overlay.csv",
         "subscriptions": data / "ravenstack" / "ravenstack_subscriptions.csv",
     }
+
+
+# The date columns of the RavenStack subscriptions file.
+SUBSCRIPTION_DATES = ("start_date", "end_date")
+
+
+def demo_shift(path: Path, today: datetime.date) -> int:
+    """Return how many months to move the subscriptions' dates forward so that they end in the month before `today`'s.
+
+    The RavenStack subscriptions start and end from 2023 to 2024. Moved
+    forward, the newest months of the overview, the month detail and the
+    reasons pages show starts, expansions and churn rather than a long run of
+    unchanged months. The dates never move back.
+    """
+    with open(path, newline="") as source:
+        dates = [row[column] for row in csv.DictReader(source) for column in SUBSCRIPTION_DATES if row[column]]
+    last = max(datetime.date.fromisoformat(date) for date in dates)
+    return max(0, months_between(last, add_months(first_of_month(today), -1)))
+
+
+def shifted_subscriptions(path: Path, months: int, folder: str) -> Path:
+    """Write a copy of the subscriptions file at `path` into `folder` with every date `months` months later.
+
+    A day beyond the end of its new month becomes that month's last day. With
+    exclusive end dates, as the demo reads them, a subscription counts in a
+    month when it starts in that month or earlier and ends in a later one.
+    Only the months of its dates matter, and each moves by `months`.
+    """
+    target = Path(folder) / f"{path.stem}_dates_{months}_months_later{path.suffix}"
+    with open(path, newline="") as source, open(target, "w", newline="") as copy:
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(copy, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        for row in reader:
+            for column in SUBSCRIPTION_DATES:
+                if row[column]:
+                    row[column] = shift_date(datetime.date.fromisoformat(row[column]), months).isoformat()
+            writer.writerow(row)
+    return target
 
 
 class Command(BaseCommand):
@@ -87,7 +132,14 @@ class Command(BaseCommand):
         return password
 
     def _import_demo_data(self) -> None:
-        files = demo_files()
+        with tempfile.TemporaryDirectory() as folder:
+            self._import_demo_files(demo_files(), folder)
+
+    def _import_demo_files(self, files: dict[str, Path], folder: str) -> None:
+        today = timezone.localdate()
+        shift = demo_shift(files["subscriptions"], today)
+        if shift:
+            files = {**files, "subscriptions": shifted_subscriptions(files["subscriptions"], shift, folder)}
         subscription_mapping, _ = ColumnMapping.objects.update_or_create(
             name="RavenStack subscriptions",
             defaults={
@@ -113,8 +165,15 @@ class Command(BaseCommand):
                 subscription_mapping.end_date,
             ),
         ]
+        if shift:
+            self.stdout.write(
+                f"The subscriptions' dates are moved {shift} months forward, so that the demo's data runs to"
+                f" {format_month(add_months(first_of_month(today), -1))}."
+            )
         for title, kind, path, columns, end_date in steps:
-            self.stdout.write(f"Importing {title} from {path.relative_to(settings.BASE_DIR)}")
+            # The moved copy of the subscriptions lies in a temporary folder, so only its name is printed.
+            file_name = path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path.name
+            self.stdout.write(f"Importing {title} from {file_name}")
             run = execute(start_command_run(kind, str(path), columns, end_date), path)
             if run.status != ImportStatus.DONE:
                 raise CommandError(
