@@ -188,7 +188,7 @@ def test_tam_error_shows_above_the_list(login, tam, book, search):
     page = _text(login("manager").post(URL, data))
 
     assert 'id="to-tam-error"' in page
-    assert page.index("Choose the TAM who takes the accounts.") < page.index('id="book-accounts"')
+    assert page.index("Choose the TAM who takes the accounts.") < page.index('id="book-list"')
 
 
 def test_move_button_is_above_the_list(login, tam, book):
@@ -326,6 +326,16 @@ def test_search_and_row_limit(login, tam, monkeypatch):
     assert "Showing the first 2 of 4 accounts" in _text(everything)
     assert [account.name for account in acme.context["page"].accounts] == ["Acme East", "Acme North"]
     assert acme.context["page"].matching == 3
+
+
+def test_search_without_matches_shows_no_table(login, tam, book):
+    response = login("manager").get(URL, {"from_tam": tam.pk, "q": "Umbrella"})
+
+    assert 'id="no-accounts"' in _text(response)
+    assert "No accounts match the search." in _text(response)
+    # An empty table would lay out its header cells by their own text alone.
+    assert 'id="book-accounts"' not in _text(response)
+    assert 'id="move"' not in _text(response)
 
 
 def test_book_shows_segment_of_ultimate_parent(tam):
