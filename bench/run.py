@@ -131,7 +131,7 @@ def run_size(parents: int, months: int) -> dict:
     environment = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
     # A broker URL turns off in-process tasks, and the memory transport drops the
     # recompute that an import enqueues, so the import is timed alone.
-    environment["CELERY_BROKER_URL"] = "memory://"
+    environment["CELERY_BROKER_URL"] = "memory://localhost/"
     environment.pop("DEBUG", None)
     environment["DEBUG"] = "false"
 
