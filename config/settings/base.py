@@ -157,7 +157,7 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 
 # Celery. Without a broker URL every task runs in-process when it is enqueued.
 CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
-# In-process tasks still need a broker URL; the memory transport opens no connection. Its host name only
+# In-process tasks still need a broker URL, and the memory transport opens no connection. Its host name only
 # keeps kombu from warning that none was supplied.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
