@@ -871,8 +871,13 @@ def _loader(parameters: dict, work: queue.Queue, done: queue.Queue) -> None:
             try:
                 done.put((month, _load_table(database, month, table, files), None))
             except Exception as error:  # reported to the importing thread, which raises it
-                database.rollback()
                 done.put((month, 0, error))
+                try:
+                    database.rollback()
+                except psycopg.Error as lost:
+                    # The connection is lost, so the months this loader takes later fail with the same error.
+                    logger.warning("month table loader lost its connection after month %s failed: %s", month, lost)
+                    failure = error
     finally:
         if database is not None:
             database.close()

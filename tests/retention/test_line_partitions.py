@@ -10,6 +10,7 @@ import threading
 import time
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection
 
@@ -486,3 +487,25 @@ def test_import_beside_subscription_writer(tmp_path, monkeypatch, drop_january_2
     assert summary["fast_path"] is True
     assert summary["subscriptions_created"] == 1
     assert list(Subscription.objects.values_list("external_id", flat=True)) == ["SUB-1"]
+
+
+def test_lost_loader_connection_raises_its_error(tmp_path, monkeypatch):
+    import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
+    before = lines()
+    real_load_table = mrr_copy._load_table
+
+    def load_may_lose_june(database, month, table, files):
+        if month == JUNE:
+            # The server ends the loader's session, as a restart or pg_terminate_backend does.
+            database.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real_load_table(database, month, table, files)
+
+    monkeypatch.setattr(mrr_copy, "_load_table", load_may_lose_june)
+    rows = "2024-05,ACC-1,SUB-3,Premium,3,30.00,recurring\n2024-06,ACC-1,SUB-3,Premium,3,30.00,recurring\n"
+    with pytest.raises(psycopg.OperationalError):
+        import_mrr(write_csv(tmp_path / "both.csv", HEADER + rows))
+
+    assert lines() == before
+    assert not Subscription.objects.filter(external_id="SUB-3").exists()
+    assert load_tables() == []
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("Thread-")] == []
