@@ -92,7 +92,7 @@ def compute_on_workers(months: list[datetime.date], meanwhile: Callable[[], None
                 work.put(None)
         meanwhile()
         if own_units:
-            outcomes.append((*_compute_here(own_units), None))
+            outcomes.append((*_compute_own_units(own_units, failed), None))
     except BaseException:
         # The run fails, so the workers stop and roll back as they do after a worker's failure.
         failed.set()
@@ -279,7 +279,7 @@ def _taken_units(work: queue.Queue, failed: threading.Event) -> Iterator[_Unit]:
         yield unit
 
 
-def _compute_here(units: list[_Unit]) -> tuple[list[CustomerBlock], list[tuple]]:
+def _compute_own_units(units: list[_Unit], failed: threading.Event) -> tuple[list[CustomerBlock], list[tuple]]:
     """Store the customers of `units` on the run's own connection and return their blocks and owner totals.
 
     The run's transaction holds the report lock, which every writer of lines
@@ -293,7 +293,8 @@ def _compute_here(units: list[_Unit]) -> tuple[list[CustomerBlock], list[tuple]]
         for name in work_tables:
             cursor.execute(drop_temporary_table_sql(name))
             cursor.execute(WORK_TABLES[name])
-        outcome = _compute_units(cursor, units, whole_months=False)
+        # Once a worker has failed, the run fails, so this connection takes no further unit either.
+        outcome = _compute_units(cursor, itertools.takewhile(lambda _: not failed.is_set(), units), whole_months=False)
         for name in work_tables:
             cursor.execute(drop_temporary_table_sql(name))
     return outcome

@@ -158,18 +158,18 @@ def test_run_computes_first_part_itself(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
     workers, own_units = [], []
-    worker, compute_here = engine_workers._worker, engine_workers._compute_here
+    worker, compute_own_units = engine_workers._worker, engine_workers._compute_own_units
 
     def counted_worker(*arguments):
         workers.append(threading.current_thread().name)
         worker(*arguments)
 
-    def recorded_compute_here(units):
+    def recorded_compute_own_units(units, failed):
         own_units.extend(units)
-        return compute_here(units)
+        return compute_own_units(units, failed)
 
     monkeypatch.setattr(engine_workers, "_worker", counted_worker)
-    monkeypatch.setattr(engine_workers, "_compute_here", recorded_compute_here)
+    monkeypatch.setattr(engine_workers, "_compute_own_units", recorded_compute_own_units)
 
     recompute_retention([LAST_MONTH])
 
@@ -268,18 +268,18 @@ def test_failed_deletion_stops_the_workers(history, monkeypatch):
 def test_failed_own_part_stops_the_run(history, monkeypatch):
     recompute_retention()
     before = stored_figures()
-    compute_here = engine_workers._compute_here
+    compute_own_units = engine_workers._compute_own_units
 
-    def fail_own_part(units):
+    def fail_own_part(units, failed):
         raise RuntimeError("own part stopped")
 
-    monkeypatch.setattr(engine_workers, "_compute_here", fail_own_part)
+    monkeypatch.setattr(engine_workers, "_compute_own_units", fail_own_part)
     with pytest.raises(RuntimeError, match="own part stopped"):
         recompute_retention([LAST_MONTH])
 
     assert stored_figures() == before
     # Rows that the worker committed before it learned of the failure are deleted by the next run.
-    monkeypatch.setattr(engine_workers, "_compute_here", compute_here)
+    monkeypatch.setattr(engine_workers, "_compute_own_units", compute_own_units)
     recompute_retention([LAST_MONTH])
     assert UnlistedCustomerRange.objects.count() == 0
     assert len(listed_customers()) == RetentionCustomer.objects.count()

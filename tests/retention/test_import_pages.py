@@ -432,3 +432,17 @@ def test_upload_over_size_limit_rejected_before_reading(admin_client, settings):
     assert response.status_code == 413
     assert "uploads are limited to 1 MB" in response.content.decode()
     assert not ImportRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("months", "shown"),
+    [(["2024-06"], '<dd class="col-sm-9">2024-06</dd>'), (["2024-05", "2024-06"], "2024-05 to 2024-06 (2)")],
+)
+def test_detail_names_replaced_months(admin_client, months, shown):
+    summary = {"rows_read": 1, "lines_stored": 1, "months_replaced": months, "subscriptions_created": 0}
+    run = make_run(status=ImportStatus.DONE, summary=summary)
+
+    content = admin_client.get(reverse("retention:import_detail", args=[run.pk])).content.decode()
+
+    assert shown in content
+    assert "2024-06 to 2024-06" not in content

@@ -236,7 +236,7 @@ def test_month_files_ordered_across_row_groups(tmp_path, month_files_written, mo
     # DuckDB stores a table in row groups of 122,880 rows and works on them in parallel, so only months
     # of more lines than that, on more than one thread, show whether the sorted order is kept.
     monkeypatch.setattr(mrr_copy, "DUCKDB_THREADS", 4)
-    monkeypatch.setattr(mrr_copy, "SORT_BESIDE_ROWS_SHARE", rows_share)
+    monkeypatch.setattr(mrr_copy, "SEPARATE_SORT_SHARE", rows_share)
     products = ["alpha", "Alpha", "Zeta", "pro", "Pro", "Pro-X", "Pro_X", "Pro~X"]
     keys = [
         (f"SUB-{index // 16}", products[index % 8], ("recurring", "trueup")[index // 8 % 2]) for index in range(130_000)

@@ -114,6 +114,9 @@ def test_demo_dates_move_to_last_month(db, monkeypatch, time_machine):
     call_command("load_demo", stdout=out)
 
     assert "moved 23 months forward, so that the demo's data runs to 2026-11" in out.getvalue()
+    moved_file = "data/ravenstack/ravenstack_subscriptions.csv, dates 23 months later"
+    assert f"Importing RavenStack subscriptions from {moved_file}" in out.getvalue()
+    assert ImportRun.objects.get(kind="subscriptions").file_name == moved_file
     assert CoveredMonth.objects.first().month == datetime.date(2024, 12, 1)
     assert CoveredMonth.objects.last().month == datetime.date(2026, 12, 1)
     original = mrr_by_month(demo_files()["subscriptions"], datetime.date(2024, 12, 1))

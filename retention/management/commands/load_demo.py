@@ -138,8 +138,11 @@ class Command(BaseCommand):
     def _import_demo_files(self, files: dict[str, Path], folder: str) -> None:
         today = timezone.localdate()
         shift = demo_shift(files["subscriptions"], today)
+        # Each import run records the file it read, and the moved copy is named after its source and the move.
+        names = {key: str(path.relative_to(settings.BASE_DIR)) for key, path in files.items()}
         if shift:
             files = {**files, "subscriptions": shifted_subscriptions(files["subscriptions"], shift, folder)}
+            names["subscriptions"] += f", dates {shift} months later"
         subscription_mapping, _ = ColumnMapping.objects.update_or_create(
             name="RavenStack subscriptions",
             defaults={
@@ -149,18 +152,18 @@ class Command(BaseCommand):
             },
         )
         steps = [
-            ("RavenStack accounts", ImportKind.ACCOUNTS, files["accounts"], {}, EndDateConvention.EXCLUSIVE),
+            ("RavenStack accounts", ImportKind.ACCOUNTS, "accounts", {}, EndDateConvention.EXCLUSIVE),
             (
                 "demo hierarchy, segments and owners",
                 ImportKind.ACCOUNTS,
-                files["overlay"],
+                "overlay",
                 {},
                 EndDateConvention.EXCLUSIVE,
             ),
             (
                 "RavenStack subscriptions",
                 ImportKind.SUBSCRIPTIONS,
-                files["subscriptions"],
+                "subscriptions",
                 subscription_mapping.columns,
                 subscription_mapping.end_date,
             ),
@@ -170,11 +173,12 @@ class Command(BaseCommand):
                 f"The subscriptions' dates are moved {shift} months forward, so that the demo's data runs to"
                 f" {format_month(add_months(first_of_month(today), -1))}."
             )
-        for title, kind, path, columns, end_date in steps:
-            # The moved copy of the subscriptions lies in a temporary folder, so only its name is printed.
-            file_name = path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path.name
-            self.stdout.write(f"Importing {title} from {file_name}")
-            run = execute(start_command_run(kind, str(path), columns, end_date), path)
+        for title, kind, key, columns, end_date in steps:
+            self.stdout.write(f"Importing {title} from {names[key]}")
+            run = start_command_run(kind, str(files[key]), columns, end_date)
+            run.file_name = names[key]
+            run.save(update_fields=["file_name"])
+            run = execute(run, files[key])
             if run.status != ImportStatus.DONE:
                 raise CommandError(
                     f"The demo import of {title} was {run.get_status_display().lower()}: {run.errors[:5]}"
