@@ -138,6 +138,20 @@ def test_failed_attach_leaves_no_lines_and_no_tables(tmp_path, monkeypatch):
     assert load_tables() == []
 
 
+# A new subscription's lines in May and June.
+NEW_SUBSCRIPTION_IN_TWO_MONTHS = (
+    HEADER + "2024-05,ACC-1,SUB-3,Premium,3,30.00,recurring\n2024-06,ACC-1,SUB-3,Premium,3,30.00,recurring\n"
+)
+
+
+def assert_nothing_stored(lines_before):
+    """Check that a failed import of NEW_SUBSCRIPTION_IN_TWO_MONTHS left no line, subscription, table or thread."""
+    assert lines() == lines_before
+    assert not Subscription.objects.filter(external_id="SUB-3").exists()
+    assert load_tables() == []
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("Thread-")] == []
+
+
 def test_failed_month_file_stores_nothing(tmp_path, monkeypatch):
     import_mrr(write_csv(tmp_path / "first.csv", TWO_MONTHS))
     before = lines()
@@ -149,15 +163,11 @@ def test_failed_month_file_stores_nothing(tmp_path, monkeypatch):
         real_write_month(duck, month, files, loading)
 
     monkeypatch.setattr(mrr_copy, "_write_month", write_may_only)
-    rows = "2024-05,ACC-1,SUB-3,Premium,3,30.00,recurring\n2024-06,ACC-1,SUB-3,Premium,3,30.00,recurring\n"
     # The loaders load May while the writer fails on June; the import waits for them before it fails.
     with pytest.raises(OSError, match="No space left"):
-        import_mrr(write_csv(tmp_path / "both.csv", HEADER + rows))
+        import_mrr(write_csv(tmp_path / "both.csv", NEW_SUBSCRIPTION_IN_TWO_MONTHS))
 
-    assert lines() == before
-    assert not Subscription.objects.filter(external_id="SUB-3").exists()
-    assert load_tables() == []
-    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("Thread-")] == []
+    assert_nothing_stored(before)
 
 
 @pytest.fixture
@@ -501,11 +511,7 @@ def test_lost_loader_connection_raises_its_error(tmp_path, monkeypatch):
         return real_load_table(database, month, table, files)
 
     monkeypatch.setattr(mrr_copy, "_load_table", load_may_lose_june)
-    rows = "2024-05,ACC-1,SUB-3,Premium,3,30.00,recurring\n2024-06,ACC-1,SUB-3,Premium,3,30.00,recurring\n"
     with pytest.raises(psycopg.OperationalError):
-        import_mrr(write_csv(tmp_path / "both.csv", HEADER + rows))
+        import_mrr(write_csv(tmp_path / "both.csv", NEW_SUBSCRIPTION_IN_TWO_MONTHS))
 
-    assert lines() == before
-    assert not Subscription.objects.filter(external_id="SUB-3").exists()
-    assert load_tables() == []
-    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("Thread-")] == []
+    assert_nothing_stored(before)
