@@ -462,7 +462,12 @@ class CsvFile:
                     self.bytes_read = raw.tell()
                     self._report_progress()
                 if len(row) != width:
-                    self.errors.add(start, "", "", f"expected {width} fields as in the header, found {len(row)}")
+                    reason = f"expected {width} fields as in the header, found {len(row)}"
+                    if line > start:
+                        # Only a quoted field carries a row past its line end, so a short row of several
+                        # lines most likely has a quote that does not close where it should.
+                        reason += f" (a quote in this row leaves a field open through line {line})"
+                    self.errors.add(start, "", "", reason)
                     continue
                 yield start, {name: row[index].strip() for name, index in indexes.items()}
         except UnicodeDecodeError:

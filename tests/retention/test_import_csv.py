@@ -148,6 +148,16 @@ def test_reader_rejects_row_with_wrong_field_count(tmp_path):
     assert (errors.kept[0].line, errors.kept[0].reason) == (2, "expected 2 fields as in the header, found 3")
 
 
+def test_reader_names_a_quote_left_open(tmp_path):
+    path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,"1,open\n2024-07,2,closed\n')
+    rows, errors = read_all(path)
+    assert rows == []
+    assert errors.kept[0].line == 2
+    assert errors.kept[0].reason == (
+        "expected 3 fields as in the header, found 2 (a quote in this row leaves a field open through line 3)"
+    )
+
+
 def test_reader_rejects_text_that_is_not_utf8(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"month,mrr\n2024-06,1\n" + "Société".encode("latin-1") + b"\n")
