@@ -189,12 +189,16 @@ def _check_periods(stage: StagingTable, convention: EndDateConvention, current_l
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT COUNT(*), SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM {MONTHS_TABLE} m WHERE {active})
-                                      THEN 1 ELSE 0 END)
-            FROM {stage.name} p WHERE p.start_date <= %s AND {NON_EMPTY_PERIOD[convention]}""",
+            SELECT COUNT(*), SUM(without_lines), SUM(CASE WHEN without_lines = 1 AND ends_on_last_day THEN 1 ELSE 0 END)
+            FROM (
+                SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM {MONTHS_TABLE} m WHERE {active}) THEN 1 ELSE 0 END
+                           AS without_lines,
+                       EXISTS (SELECT 1 FROM {MONTHS_TABLE} m WHERE m.last_day = p.end_date) AS ends_on_last_day
+                FROM {stage.name} p WHERE p.start_date <= %s AND {NON_EMPTY_PERIOD[convention]}
+            ) checked""",
             [current_last_day],
         )
-        periods, without_lines = cursor.fetchone()
+        periods, without_lines, ending_on_last_day = cursor.fetchone()
         cursor.execute(
             f"""
             SELECT COUNT(*) FROM (
@@ -203,7 +207,12 @@ def _check_periods(stage: StagingTable, convention: EndDateConvention, current_l
             ) overlapping"""
         )
         overlapping = cursor.fetchone()[0]
-    return {"periods": periods or 0, "periods_without_lines": without_lines or 0, "overlapping_lines": overlapping}
+    return {
+        "periods": periods or 0,
+        "periods_without_lines": without_lines or 0,
+        "without_lines_ending_on_last_day": ending_on_last_day or 0,
+        "overlapping_lines": overlapping,
+    }
 
 
 def _warnings(convention: EndDateConvention, checks: dict, lines_stored: int, gaps: list[str]) -> list[str]:
@@ -214,9 +223,12 @@ def _warnings(convention: EndDateConvention, checks: dict, lines_stored: int, ga
         else:
             opening = f"{checks['periods_without_lines']} of {checks['periods']} periods produced no monthly line:"
             opening += " none of them"
+        # Only a period that ends on a month's last day gains a line under the inclusive convention.
+        on_last_day = checks["without_lines_ending_on_last_day"]
         advice = (
-            " If the end dates are last days of service, import the file again with the inclusive end-date convention."
-            if convention == EndDateConvention.EXCLUSIVE
+            f" {on_last_day} of them end on the last day of a month. If the end dates are last days of service,"
+            " import the file again with the inclusive end-date convention."
+            if convention == EndDateConvention.EXCLUSIVE and on_last_day
             else ""
         )
         warnings.append(f"{opening} is active on the last day of any month up to the current month.{advice}")

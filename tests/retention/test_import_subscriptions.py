@@ -138,7 +138,19 @@ def test_last_day_periods_exclusive_warns(tmp_path, db, capsys):
     assert lines() == []
     output = capsys.readouterr().out
     assert "Warning: The file produced no monthly lines at all: none of its 3 periods" in output
+    assert "3 of them end on the last day of a month." in output
     assert "inclusive end-date convention" in output
+
+
+def test_period_within_a_month_warns_without_advice(tmp_path, db, capsys):
+    make_accounts("ACC-K2")
+    rows = "SUB-K3,ACC-K2,Premium,10,100.00,2023-01-10,2023-01-20\nSUB-K4,ACC-K2,Premium,10,100.00,2023-01-01,\n"
+    call_command("import_subscriptions", write_csv(tmp_path / "short.csv", HEADER + rows))
+
+    output = capsys.readouterr().out
+    assert "1 of 2 periods produced no monthly line" in output
+    # The inclusive convention would not give it a line either, so the warning does not suggest it.
+    assert "inclusive" not in output
 
 
 def test_last_day_periods_inclusive(tmp_path, db):
