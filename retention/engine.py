@@ -7,13 +7,12 @@ count in MRR. Entities are grouped through the hierarchy as stored now, so a
 moved account restates every month.
 """
 
-import contextlib
 import datetime
 import logging
 import time
 from decimal import Decimal
 
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,18 +22,15 @@ from common.months import add_months, month_range, parse_month
 from . import engine_workers
 from .audit import record_recompute
 from .engine_sql import (
-    KEYS_TABLE,
-    POSTGRESQL_SETTINGS,
     REASON_TOTALS_SQL,
     SEGMENT_TOTALS_SQL,
     TAM_TOTALS_SQL,
-    WORK_TABLES,
     customer_statements,
     fill_pairs,
     pairs_statement,
     sum_function_name,
+    work_tables,
 )
-from .importing.staging import drop_temporary_table_sql
 from .locks import report_lock
 from .models import (
     CustomerBlock,
@@ -183,7 +179,7 @@ def _compute_here(months: list[datetime.date]) -> list[CustomerBlock]:
     tam_totals_sql = TAM_TOTALS_SQL.format(sum=sum_function_name())
     pairs_sql = pairs_statement(keys_table=many_months)
     blocks = []
-    with connection.cursor() as cursor, _work_tables(cursor, keys_table=many_months, analyze=analyze):
+    with connection.cursor() as cursor, work_tables(cursor, keys_table=many_months, analyze=analyze):
         last_id = _last_customer_id(cursor)
         for index, month in enumerate(months):
             fill_pairs(cursor, pairs_sql, month, analyze=analyze and index == 0)
@@ -247,41 +243,6 @@ def _months_with_lines(cursor, months: list[datetime.date]) -> set[datetime.date
             for (month,) in cursor.fetchall()
         }
     return found
-
-
-@contextlib.contextmanager
-def _work_tables(cursor, *, keys_table: bool, analyze: bool):
-    """Create the work tables for one recomputation, the table of keys only with `keys_table`, and drop them at the end.
-
-    On PostgreSQL the run's sorts and hashes get more memory than the server's
-    default before they spill to disk, and no statement is compiled with JIT,
-    whose compile time exceeded its gain on these statements. The settings end
-    with the transaction. `analyze` gathers statistics on the table of keys.
-    """
-    if connection.vendor == "postgresql":
-        for statement in POSTGRESQL_SETTINGS:
-            cursor.execute(statement)
-    _drop_work_tables(cursor)
-    for name, create_sql in WORK_TABLES.items():
-        if name == KEYS_TABLE and not keys_table:
-            continue
-        cursor.execute(create_sql)
-        if analyze and connection.vendor == "postgresql" and name == KEYS_TABLE:
-            cursor.execute(f"ANALYZE {name}")
-    try:
-        yield
-    except BaseException:
-        # An aborted PostgreSQL transaction rejects the DROP; its rollback
-        # removes the temporary tables anyway.
-        with contextlib.suppress(DatabaseError):
-            _drop_work_tables(cursor)
-        raise
-    _drop_work_tables(cursor)
-
-
-def _drop_work_tables(cursor) -> None:
-    for name in WORK_TABLES:
-        cursor.execute(drop_temporary_table_sql(name))
 
 
 def _result_rows(month, level, totals, computed_at):

@@ -3,12 +3,14 @@
 The statements fill a month's work tables, store its customer rows and add those up into TAM, reason and segment totals.
 """
 
+import contextlib
 import datetime
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from common.months import add_months
 
+from .importing.staging import drop_temporary_table_sql
 from .models import Level
 
 # The work tables of one recomputation, created in its transaction and dropped at its end.
@@ -183,7 +185,7 @@ WHERE month IN ({months})
 GROUP BY month, level, segment
 """
 
-# The settings of a recomputation's transaction on PostgreSQL; see engine._work_tables.
+# The settings of a recomputation's transaction on PostgreSQL; see work_tables.
 POSTGRESQL_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
 
 
@@ -241,3 +243,38 @@ def fill_pairs(
         # month's statistics serve the rest of the run.
         cursor.execute(f"ANALYZE {_PAIRS_TABLE}")
     return count
+
+
+@contextlib.contextmanager
+def work_tables(cursor, *, keys_table: bool, analyze: bool):
+    """Create the work tables for one recomputation, the table of keys only with `keys_table`, and drop them at the end.
+
+    On PostgreSQL the run's sorts and hashes get more memory than the server's
+    default before they spill to disk, and no statement is compiled with JIT,
+    whose compile time exceeded its gain on these statements. The settings end
+    with the transaction. `analyze` gathers statistics on the table of keys.
+    """
+    if connection.vendor == "postgresql":
+        for statement in POSTGRESQL_SETTINGS:
+            cursor.execute(statement)
+    _drop_work_tables(cursor)
+    for name, create_sql in WORK_TABLES.items():
+        if name == KEYS_TABLE and not keys_table:
+            continue
+        cursor.execute(create_sql)
+        if analyze and connection.vendor == "postgresql" and name == KEYS_TABLE:
+            cursor.execute(f"ANALYZE {name}")
+    try:
+        yield
+    except BaseException:
+        # An aborted PostgreSQL transaction rejects the DROP; its rollback
+        # removes the temporary tables anyway.
+        with contextlib.suppress(DatabaseError):
+            _drop_work_tables(cursor)
+        raise
+    _drop_work_tables(cursor)
+
+
+def _drop_work_tables(cursor) -> None:
+    for name in WORK_TABLES:
+        cursor.execute(drop_temporary_table_sql(name))

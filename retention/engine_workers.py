@@ -25,8 +25,8 @@ from .engine_sql import (
     customer_statements,
     fill_pairs,
     pairs_statement,
+    work_tables,
 )
-from .importing.staging import drop_temporary_table_sql
 from .models import CustomerBlock, Level, UnlistedCustomerRange
 
 # Connections that compute the months of a run side by side on PostgreSQL.
@@ -286,18 +286,9 @@ def _compute_own_units(units: list[_Unit], failed: threading.Event) -> tuple[lis
     and accounts takes, so this connection reads the same data as the
     workers' snapshot.
     """
-    with connection.cursor() as cursor:
-        work_tables = [name for name in WORK_TABLES if name != KEYS_TABLE]
-        for statement in POSTGRESQL_SETTINGS:
-            cursor.execute(statement)
-        for name in work_tables:
-            cursor.execute(drop_temporary_table_sql(name))
-            cursor.execute(WORK_TABLES[name])
+    with connection.cursor() as cursor, work_tables(cursor, keys_table=False, analyze=False):
         # Once a worker has failed, the run fails, so this connection takes no further unit either.
-        outcome = _compute_units(cursor, itertools.takewhile(lambda _: not failed.is_set(), units), whole_months=False)
-        for name in work_tables:
-            cursor.execute(drop_temporary_table_sql(name))
-    return outcome
+        return _compute_units(cursor, itertools.takewhile(lambda _: not failed.is_set(), units), whole_months=False)
 
 
 def _compute_units(cursor, units: Iterable[_Unit], whole_months: bool) -> tuple[list[CustomerBlock], list[tuple]]:

@@ -138,7 +138,7 @@ class Command(BaseCommand):
     def _import_demo_files(self, files: dict[str, Path], folder: str) -> None:
         today = timezone.localdate()
         shift = demo_shift(files["subscriptions"], today)
-        # Each import run records the file it read, and the moved copy is named after its source and the move.
+        # The import runs show a file's name, so the moved copy shows as its source with the move.
         names = {key: str(path.relative_to(settings.BASE_DIR)) for key, path in files.items()}
         if shift:
             files = {**files, "subscriptions": shifted_subscriptions(files["subscriptions"], shift, folder)}
