@@ -65,3 +65,20 @@ def test_manager_moves_every_account_of_a_book(live_server, browser, tmp_path): 
     assert Journey.objects.get(pk=journey.pk).tam.username == "taking_tam"
     assert page.locator("input[name=accounts]").count() == 0
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_book_fields_line_up_beside_search_error(live_server, browser):  # noqa: F811
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    tam = UserFactory(username="book_tam", role=Role.TAM)
+    AccountFactory(name="Globex", external_id="ACC-G", tam=tam)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server.url, "browser_manager")
+
+    page.goto(f"{live_server.url}/accounts/reassign/?from_tam={tam.pk}&q={'x' * 500}")
+
+    form = page.locator("#book-form")
+    assert form.locator(".invalid-feedback").count() == 1
+    tops = [round(control.bounding_box()["y"]) for control in form.locator("select, input, button").all()]
+    assert len(tops) == 3
+    assert max(tops) - min(tops) <= 1
