@@ -14,7 +14,7 @@ from django.utils import translation
 from accounts.models import Account, Segment
 from common.months import add_months, format_month, parse_month
 from retention.engine import recompute_retention
-from retention.models import Level, RetentionCustomer
+from retention.models import Level, ReasonTotal, RetentionCustomer
 
 from .builders import add_lines, make_account
 
@@ -165,9 +165,23 @@ def test_reasons_page_reconciles_with_recurring_change(manager_client, mixed_mon
 
     assert shown(response, "reasons-net") == "-120.00"
     assert shown(response, "recurring-change") == "-120.00"
-    assert 'id="reconciled"' in response.content.decode()
+    assert shown(response, "reconciled") == "✓ Equals expansion − churn"
     assert "500.00" in response.content.decode()
     assert "380.00" in response.content.decode()
+
+
+def test_reasons_page_flags_unreconciled_totals(manager_client, mixed_month):
+    # A reason total changed outside the engine no longer adds up to the cohort's recurring change.
+    total = ReasonTotal.objects.get(month=parse_month("2024-06"), level=Level.PARENT, segment="all", reason="downgrade")
+    total.amount += Decimal("1.00")
+    total.save(update_fields=["amount"])
+
+    response = manager_client.get(REASONS, {"month": "2024-06"})
+
+    assert shown(response, "reasons-net") == "-121.00"
+    assert shown(response, "recurring-change") == "-120.00"
+    assert shown(response, "not-reconciled") == "✗ Differs from expansion − churn"
+    assert 'id="reconciled"' not in response.content.decode()
 
 
 @pytest.mark.parametrize("segment", ["all", "SMB", "Large", "Commercial"])
