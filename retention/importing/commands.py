@@ -27,6 +27,8 @@ def summary_lines(kind: str, summary: dict) -> list[str]:
         lines.append(f"Open journeys moved to a new TAM: {summary['journeys_reassigned']}")
     else:
         lines.append(f"MRR lines stored: {summary['lines_stored']}")
+        if "lines_deleted" in summary:
+            lines.append(f"MRR lines removed from the replaced months: {summary['lines_deleted']}")
         lines.append(f"Months replaced: {describe_months(summary['months_replaced'])}")
         lines.append(f"Subscriptions created: {summary['subscriptions_created']}")
         if kind == ImportKind.SUBSCRIPTIONS:

@@ -173,6 +173,21 @@ def uncovered_months() -> list[str]:
     return [format_month(month) for month in month_range(covered[0], covered[-1]) if month not in present]
 
 
+def removed_lines_warning(lines_deleted: int, lines_stored: int) -> str | None:
+    """Return a warning when the replaced months held more MRR lines before the import than after it.
+
+    Every replaced month loses all of its stored lines, so a file that lists
+    only some customers removes the lines of every other customer in its months.
+    """
+    if lines_deleted <= lines_stored:
+        return None
+    return (
+        f"The replaced months held {lines_deleted} MRR line(s) before this import and hold {lines_stored} now. "
+        "An import replaces whole months, so the customers that this file leaves out have no MRR in those months. "
+        "If the file was meant to correct some customers only, import a file with every customer of those months."
+    )
+
+
 def uncovered_warning(months: list[str]) -> str | None:
     if not months:
         return None

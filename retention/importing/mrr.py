@@ -27,6 +27,7 @@ from .lines import (
     check_accounts_and_subscriptions,
     create_subscriptions,
     insert_lines,
+    removed_lines_warning,
     replace_months,
     uncovered_months,
     uncovered_warning,
@@ -98,7 +99,8 @@ def import_mrr(
     """Import a file of monthly MRR lines; every month in the file is replaced as a whole.
 
     `columns` maps the product's column names to the file's. Return the summary:
-    rows_read, lines_stored, months_replaced (YYYY-MM), subscriptions_created,
+    rows_read, lines_stored, lines_deleted (the stored lines of the replaced
+    months before the import), months_replaced (YYYY-MM), subscriptions_created,
     uncovered_months, warnings and fast_path. Raise ImportRejected, with nothing
     stored, when any row is invalid.
 
@@ -119,6 +121,7 @@ def import_mrr(
     summary = {
         "rows_read": outcome.rows_read,
         "lines_stored": outcome.counts["lines_stored"],
+        "lines_deleted": outcome.counts.get("lines_deleted", 0),
         "months_replaced": [format_month(month) for month in outcome.months],
         "subscriptions_created": outcome.counts["subscriptions_created"],
         "uncovered_months": gaps,
@@ -127,6 +130,9 @@ def import_mrr(
     }
     if not outcome.rows_read:
         summary["warnings"].append("The file has no data rows, so nothing was replaced.")
+    removed_warning = removed_lines_warning(summary["lines_deleted"], summary["lines_stored"])
+    if removed_warning:
+        summary["warnings"].insert(0, removed_warning)
     added_up = outcome.rows_read - outcome.counts["lines_stored"]
     if added_up > 0:
         rows = "1 row repeats" if added_up == 1 else f"{added_up} rows repeat"

@@ -37,6 +37,7 @@ from .lines import (
     check_accounts_and_subscriptions,
     create_subscriptions,
     insert_lines,
+    removed_lines_warning,
     replace_months,
     uncovered_months,
     uncovered_warning,
@@ -94,7 +95,8 @@ def import_subscriptions(
 
     Every month from the earliest start to the current month is replaced as a
     whole. `end_date` is an EndDateConvention value. Return the summary:
-    rows_read, lines_stored, months_replaced (YYYY-MM), subscriptions_created,
+    rows_read, lines_stored, lines_deleted (the stored lines of the replaced
+    months before the import), months_replaced (YYYY-MM), subscriptions_created,
     periods_without_lines, uncovered_months and warnings. Raise ImportRejected,
     with nothing stored, when any row is invalid.
     """
@@ -155,6 +157,7 @@ def import_subscriptions(
     summary = {
         "rows_read": csv_file.rows_read,
         "lines_stored": counts["lines_stored"],
+        "lines_deleted": counts.get("lines_deleted", 0),
         "months_replaced": [format_month(month) for month in months],
         "subscriptions_created": counts["subscriptions_created"],
         "end_date": convention.value,
@@ -162,6 +165,9 @@ def import_subscriptions(
         "uncovered_months": gaps,
         "warnings": _warnings(convention, checks, counts["lines_stored"], gaps),
     }
+    removed_warning = removed_lines_warning(summary["lines_deleted"], summary["lines_stored"])
+    if removed_warning:
+        summary["warnings"].insert(0, removed_warning)
     logger.info(
         "import run %s stored %d MRR lines from %d periods in %.1f s",
         import_run_id,

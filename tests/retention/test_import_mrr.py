@@ -146,6 +146,42 @@ def test_reimport_of_month_replaces_it_whole(tmp_path, db):
     assert covered() == ["2024-05", "2024-06"]
 
 
+def test_partial_reimport_warns_of_removed_lines(tmp_path, db, capsys):
+    make_accounts("ACC-1", "ACC-2", "ACC-3")
+    everyone = (
+        "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n"
+        "2024-06,ACC-2,SUB-2,Premium,1,20.00,recurring\n"
+        "2024-06,ACC-3,SUB-3,Premium,1,30.00,recurring\n"
+    )
+    call_command("import_mrr", write_csv(tmp_path / "all.csv", HEADER + everyone))
+    capsys.readouterr()
+
+    summary = import_mrr(write_csv(tmp_path / "one.csv", HEADER + "2024-06,ACC-1,SUB-1,Premium,1,12.00,recurring\n"))
+
+    assert summary["lines_stored"] == 1
+    assert summary["lines_deleted"] == 3
+    assert summary["warnings"][0].startswith(
+        "The replaced months held 3 MRR line(s) before this import and hold 1 now."
+    )
+    call_command("import_mrr", write_csv(tmp_path / "again.csv", HEADER + everyone))
+    assert "MRR lines removed from the replaced months: 1" in capsys.readouterr().out
+
+
+def test_full_reimport_warns_of_nothing_removed(tmp_path, db):
+    make_accounts("ACC-1", "ACC-2")
+    path = write_csv(
+        tmp_path / "m.csv",
+        HEADER + "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n2024-06,ACC-2,SUB-2,Premium,1,20.00,recurring\n",
+    )
+    first = import_mrr(path)
+
+    again = import_mrr(path)
+
+    assert first["lines_deleted"] == 0
+    assert again["lines_deleted"] == 2
+    assert not any("replaced months held" in warning for warning in first["warnings"] + again["warnings"])
+
+
 def test_unknown_account_rejected_and_never_created(tmp_path, db):
     make_accounts("00123", "00456")
     call_command(

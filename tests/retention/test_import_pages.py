@@ -434,6 +434,23 @@ def test_upload_over_size_limit_rejected_before_reading(admin_client, settings):
     assert not ImportRun.objects.exists()
 
 
+def test_detail_shows_removed_lines_and_warning(admin_client):
+    AccountFactory(external_id="ACC-1")
+    AccountFactory(external_id="ACC-2")
+    one_line = "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n"
+    two_lines = one_line + "2024-06,ACC-2,SUB-2,Premium,1,20.00,recurring\n"
+    for name, text in [("both.csv", two_lines), ("one.csv", one_line)]:
+        upload(admin_client, ImportKind.MRR, csv_upload(name, MRR_HEADER + text))
+        run_import(ImportRun.objects.latest("pk").pk)
+
+    run = ImportRun.objects.latest("pk")
+    content = admin_client.get(reverse("retention:import_detail", args=[run.pk])).content.decode()
+
+    assert run.status == ImportStatus.DONE
+    assert '<dd class="col-sm-9" id="lines-deleted">2, the lines the replaced months held before</dd>' in content
+    assert "The replaced months held 2 MRR line(s) before this import and hold 1 now." in content
+
+
 @pytest.mark.parametrize(
     ("months", "shown"),
     [(["2024-06"], '<dd class="col-sm-9">2024-06</dd>'), (["2024-05", "2024-06"], "2024-05 to 2024-06 (2)")],

@@ -340,3 +340,24 @@ def test_open_end_written_as_9999_12_31_accepted(tmp_path, db):
     )
 
     assert MrrLine.objects.filter(subscription__external_id="SUB-1").count() > 0
+
+
+def test_periods_replacing_other_lines_warn(tmp_path, db):
+    make_accounts("ACC-1", "ACC-2")
+    import_subscriptions(
+        write_csv(
+            tmp_path / "both.csv",
+            HEADER + "SUB-1,ACC-1,Premium,1,10.00,2025-05-01,\nSUB-2,ACC-2,Premium,1,20.00,2025-05-01,\n",
+        )
+    )
+
+    summary = import_subscriptions(
+        write_csv(tmp_path / "one.csv", HEADER + "SUB-1,ACC-1,Premium,1,10.00,2025-05-01,\n")
+    )
+
+    assert summary["months_replaced"] == ["2025-05", "2025-06"]
+    assert summary["lines_stored"] == 2
+    assert summary["lines_deleted"] == 4
+    assert summary["warnings"][0].startswith(
+        "The replaced months held 4 MRR line(s) before this import and hold 2 now."
+    )
