@@ -11,6 +11,7 @@ from common.csvimport import read_header
 
 from .forms import MappingForm, UploadForm, upload_limit_message
 from .importing import confirm_mapping, create_upload
+from .importing.commands import describe_months
 from .importing.runs import column_spec, progress, run_path, suggested_columns, unmatched_columns
 from .models import ImportRun, ImportStatus
 
@@ -82,7 +83,12 @@ def import_mapping(request, pk):
 @import_admin
 def import_detail(request, pk):
     run = get_object_or_404(ImportRun.objects.select_related("created_by"), pk=pk)
-    context = {"run": run, "progress": progress(run), "errors_not_shown": run.error_count - len(run.errors)}
+    context = {
+        "run": run,
+        "progress": progress(run),
+        "errors_not_shown": run.error_count - len(run.errors),
+        "months_replaced": describe_months(run.summary.get("months_replaced") or []),
+    }
     return render(request, "retention/imports/detail.html", context)
 
 

@@ -5,16 +5,24 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from common.csvimport import parse_column_option
+from common.months import month_range, parse_month
 from retention.models import EndDateConvention, ImportKind, ImportStatus
 
 from .runs import execute, start_command_run
 
 
 def describe_months(months: list[str]) -> str:
-    """Return a short text for a list of YYYY-MM months: all of them when few, else the first, last and count."""
+    """Return a short text for a sorted list of YYYY-MM months: all of them when few, else the first, last and count.
+
+    "A to B" is written only for months without a gap, so that a file of two
+    years' Junes does not read as every month in between.
+    """
     if len(months) <= 6:
         return ", ".join(months) or "none"
-    return f"{months[0]} to {months[-1]} ({len(months)} months)"
+    span = len(list(month_range(parse_month(months[0]), parse_month(months[-1]))))
+    if span == len(months):
+        return f"{months[0]} to {months[-1]} ({len(months)} months)"
+    return f"{len(months)} months from {months[0]} to {months[-1]}, with gaps"
 
 
 def summary_lines(kind: str, summary: dict) -> list[str]:
