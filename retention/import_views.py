@@ -12,7 +12,14 @@ from common.csvimport import read_header
 from .forms import MappingForm, UploadForm, upload_limit_message
 from .importing import confirm_mapping, create_upload
 from .importing.commands import describe_months
-from .importing.runs import column_spec, progress, run_path, suggested_columns, unmatched_columns
+from .importing.runs import (
+    column_spec,
+    errors_with_file_columns,
+    progress,
+    run_path,
+    suggested_columns,
+    unmatched_columns,
+)
 from .models import ImportRun, ImportStatus
 
 RUNS_PER_PAGE = 25
@@ -86,6 +93,7 @@ def import_detail(request, pk):
     context = {
         "run": run,
         "progress": progress(run),
+        "errors": errors_with_file_columns(run.errors, run.columns),
         "errors_not_shown": run.error_count - len(run.errors),
         "months_replaced": describe_months(run.summary.get("months_replaced") or []),
     }

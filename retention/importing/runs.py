@@ -333,3 +333,15 @@ def progress(run: ImportRun) -> dict:
         "percent": percent,
         "finished": run.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.MAPPING),
     }
+
+
+def errors_with_file_columns(errors: list[dict], columns: dict[str, str]) -> list[dict]:
+    """Return a run's stored errors, each with `file_column`: the file's name for a mapped column, else "".
+
+    Errors name the product's columns, which a mapped file calls otherwise.
+    """
+    shown = []
+    for error in errors:
+        file_column = columns.get(error["column"], "")
+        shown.append({**error, "file_column": "" if file_column == error["column"] else file_column})
+    return shown

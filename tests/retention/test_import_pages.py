@@ -331,6 +331,24 @@ def test_rejected_upload_shows_error_table(admin_client, django_capture_on_commi
     assert "no thousands separators" in content
 
 
+def test_rejected_mapped_file_names_file_column(admin_client, django_capture_on_commit_callbacks):
+    AccountFactory(external_id="ACC-N1")
+    mapping = ColumnMapping.objects.create(name="Billing", kind=ImportKind.MRR, columns={"mrr": "amount"})
+    text = "month,account_id,subscription_id,product,quantity,amount,charge_type\n"
+    text += '2024-06,ACC-N1,SUB-N1,Premium,50,"1,250.00",recurring\n2024-13,ACC-N1,SUB-N1,Premium,50,1.00,recurring\n'
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(admin_client, ImportKind.MRR, csv_upload("billing.csv", text), mapping=mapping)
+
+    content = admin_client.get(response.url).content.decode()
+
+    assert ImportRun.objects.get().status == ImportStatus.REJECTED
+    mrr_cell, month_cell = content.split("<td><code>")[1:3]
+    assert mrr_cell.startswith("mrr</code>")
+    assert "file column <code>amount</code>" in mrr_cell.split("</td>")[0]
+    assert month_cell.startswith("month</code>")
+    assert "file column" not in month_cell.split("</td>")[0]
+
+
 def test_rejected_long_value_shown_cut(admin_client, django_capture_on_commit_callbacks):
     AccountFactory(external_id="ACC-N1")
     product = "P" * 100_000
