@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import Q
 
 from retention.locks import report_lock
 from retention.services import schedule_recompute
 
 from .models import Account, Contact, Subscription, User
+from .selectors import new_tams
 from .services import follow_tam_change, refresh_ultimate_parents
 
 admin.site.register(User, UserAdmin)
@@ -25,6 +27,13 @@ class AccountAdminForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only an active TAM records the milestones of the journeys that follow the account. The current
+        # TAM stays on offer, so that other fields of an account whose TAM has left can still be saved.
+        offered = Q(pk__in=new_tams().values("pk")) | Q(pk=self.instance.tam_id)
+        self.fields["tam"].queryset = User.objects.filter(offered).order_by("username")
 
     def clean_parent(self):
         parent = self.cleaned_data.get("parent")

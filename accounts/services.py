@@ -128,6 +128,8 @@ def import_accounts(
         stage.close_loading()
         present = csv_file.present_columns
         _check_ids_and_parents(stage, errors)
+        if "tam_email" in present:
+            _check_tams(stage, errors)
         if "parent_account_id" in present:
             _check_cycles(stage, errors)
         if errors:
@@ -207,6 +209,33 @@ def _check_ids_and_parents(stage: StagingTable, errors: ErrorCollector) -> None:
             ),
         )
     )
+
+
+def _check_tams(stage: StagingTable, errors: ErrorCollector) -> None:
+    """Reject every row whose tam_email names a user who is not an active TAM.
+
+    Only an active TAM can record the milestones of the journeys that follow
+    the account, so a manager, a CS admin or a deactivated user would leave
+    them with nobody to record them.
+    """
+    user_ids = _tam_ids(stage)
+    active_tams = set(new_tams().filter(pk__in=user_ids.values()).values_list("pk", flat=True))
+    others = {email: user_id for email, user_id in user_ids.items() if user_id not in active_tams}
+    if not others:
+        return
+    names = dict(User.objects.filter(pk__in=others.values()).values_list("pk", "username"))
+    emails = sorted(others)
+    for start in range(0, len(emails), 500):
+        chunk = emails[start : start + 500]
+        placeholders = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT line, tam_email FROM {stage.name} WHERE tam_email IN ({placeholders})", chunk)
+            for line, email in cursor.fetchall():
+                reason = (
+                    f"user {names[others[email]]} is not an active TAM; "
+                    "give an active TAM's address, or leave the cell empty for no TAM"
+                )
+                errors.add(line, "tam_email", email, reason)
 
 
 def _check_cycles(stage: StagingTable, errors: ErrorCollector) -> None:

@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
@@ -26,7 +27,7 @@ from .models import (
 )
 from .plan_selectors import objectives_govern_outcome
 from .rules import completion_date_problem, ten_percent_problem
-from .ttv import CohortPeriod
+from .ttv import CohortPeriod, report_date_problem
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -270,7 +271,7 @@ GROUP_CHOICES = [("cohort", "Cohort"), ("segment", "Segment"), ("tam", "TAM")]
 
 
 class ReportFilterForm(forms.Form):
-    """Filters of the time-to-value report; invalid values fall back to the defaults."""
+    """Filters of the time-to-value report. Each invalid value falls back to its default."""
 
     as_of = forms.DateField(label="As of", required=False, widget=DATE_WIDGET, input_formats=["%Y-%m-%d"])
     cohort_period = forms.ChoiceField(
@@ -299,6 +300,14 @@ class ReportFilterForm(forms.Form):
             )
         )
         self.helper.add_input(Submit("apply", "Apply", css_class="btn-sm"))
+
+    def clean_as_of(self):
+        day = self.cleaned_data["as_of"]
+        if day is not None:
+            problem = report_date_problem(day, timezone.localdate())
+            if problem:
+                raise forms.ValidationError(problem)
+        return day
 
     def clean_cohort(self):
         from .ttv import parse_cohort

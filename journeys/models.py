@@ -4,6 +4,7 @@ Milestone dates are stored on the journey itself, so that one history table
 records every change to them and the report reads one row per journey.
 """
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -52,6 +53,9 @@ class TaskStatus(models.TextChoices):
     DONE = "done", "Done"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
 
+
+# Ten years, as for the milestone targets.
+MAX_DUE_OFFSET_DAYS = 3650
 
 # Segment of a journey's account for targets and reports; "" is an account without a segment.
 SEGMENT_CHOICES = [*Segment.choices, ("", "No segment")]
@@ -182,7 +186,11 @@ class PlaybookTask(models.Model):
     playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(max_length=200)
     owner_side = models.CharField(max_length=20, choices=OwnerSide.choices, default=OwnerSide.TAM)
-    due_offset_days = models.PositiveIntegerField(help_text="Days after the transaction date.")
+    # Bounded so that the due date of every task created from the template is a valid date.
+    due_offset_days = models.PositiveIntegerField(
+        help_text="Days after the transaction date.",
+        validators=[MaxValueValidator(MAX_DUE_OFFSET_DAYS)],
+    )
     position = models.PositiveIntegerField(default=0)
 
     history = HistoricalRecords()

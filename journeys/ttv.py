@@ -39,6 +39,17 @@ def parse_cohort(text: str) -> tuple[str, str]:
     raise ValueError(f"invalid cohort {text!r}: expected YYYY-MM or YYYY-Qn, for example 2024-Q2")
 
 
+def report_date_problem(as_of: datetime.date, today: datetime.date) -> str | None:
+    """Return why `as_of` cannot be a report date, or None when it can.
+
+    A later date would censor open journeys at ages they have not reached and
+    count targets that have not passed yet as missed.
+    """
+    if as_of > today:
+        return f"The report date {as_of.isoformat()} is in the future; today is {today.isoformat()}."
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class ReportFilters:
     as_of: datetime.date

@@ -180,7 +180,11 @@ def targets(request):
 def _report_filters(request) -> tuple[ReportFilterForm, ReportFilters, str]:
     today = timezone.localdate()
     form = ReportFilterForm(request.GET or None, initial={"as_of": today})
-    data = form.cleaned_data if form.is_valid() else {}
+    data = {}
+    if form.is_bound:
+        # Valid filters still apply, so the heading matches the fields. Invalid ones show their error.
+        form.is_valid()
+        data = form.cleaned_data
     period = data.get("cohort_period") or CohortPeriod.QUARTER
     cohort = data.get("cohort") or ""
     if cohort:

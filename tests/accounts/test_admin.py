@@ -1,6 +1,8 @@
 import datetime
 
+from accounts.roles import Role
 from retention.models import Level, RetentionCustomer
+from tests.factories import UserFactory
 from tests.retention.builders import add_lines, make_account
 
 
@@ -66,3 +68,36 @@ def test_admin_rejects_parent_cycle(client, cs_admin):
     assert "its own ancestor" in response.content.decode()
     top.refresh_from_db()
     assert top.parent is None
+
+
+def test_admin_offers_only_active_tams(client, cs_admin, tam, manager):
+    cs_admin.is_staff = True
+    cs_admin.save()
+    departed = UserFactory(username="departed", role=Role.TAM, is_active=False)
+    account = make_account("OWNED", name="Owned")
+    account.tam = departed
+    account.save()
+    client.force_login(cs_admin)
+    change_url = f"/admin/accounts/account/{account.pk}/change/"
+    form = {
+        "external_id": "OWNED",
+        "name": "Owned",
+        "parent": "",
+        "segment": "SMB",
+        "subscriptions-TOTAL_FORMS": "0",
+        "subscriptions-INITIAL_FORMS": "0",
+        "contacts-TOTAL_FORMS": "0",
+        "contacts-INITIAL_FORMS": "0",
+    }
+
+    offered = set(client.get(change_url).context["adminform"].form.fields["tam"].queryset)
+    rejected = client.post(change_url, {**form, "tam": manager.pk})
+    kept_departed = client.post(change_url, {**form, "name": "Renamed", "tam": departed.pk})
+
+    assert offered == {tam, departed}
+    assert rejected.status_code == 200
+    assert "Select a valid choice" in rejected.content.decode()
+    assert kept_departed.status_code == 302
+    account.refresh_from_db()
+    assert account.tam == departed
+    assert account.name == "Renamed"

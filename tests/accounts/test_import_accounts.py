@@ -110,7 +110,7 @@ def test_absent_optional_columns_keep_stored_values(tmp_path, db):
 
 
 def test_unknown_tam_email_creates_tam_user(tmp_path, db, capsys):
-    existing = UserFactory(username="known", email="Known@Example.com")
+    existing = UserFactory(username="known", email="Known@Example.com", role=Role.TAM)
     path = write_csv(tmp_path / "a.csv", HEADER + "A,A,,SMB,new.tam@example.com\nB,B,,SMB,known@example.com\n")
     call_command("import_accounts", path)
 
@@ -178,6 +178,24 @@ def test_malformed_email_rejects_file(tmp_path, db):
     message = run_rejected(write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,not-an-address\n"))
     assert "line 2, column tam_email, value 'not-an-address': malformed e-mail address" in message
     assert not User.objects.filter(username="not-an-address").exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "active"),
+    [(Role.MANAGER, True), (Role.CS_ADMIN, True), (None, True), (Role.TAM, False)],
+    ids=["manager", "cs-admin", "no-role", "deactivated-tam"],
+)
+def test_tam_email_of_non_tam_rejects_file(tmp_path, db, role, active):
+    owner = UserFactory(username="owner", role=Role.TAM)
+    UserFactory(username="someone", email="someone@example.com", role=role, is_active=active)
+    AccountFactory(external_id="A", name="One", tam=owner)
+    path = write_csv(tmp_path / "a.csv", HEADER + "B,Two,,SMB,owner@example.com\nA,One,,SMB,Someone@example.com\n")
+
+    message = run_rejected(path)
+
+    assert "line 3, column tam_email, value 'someone@example.com': user someone is not an active TAM" in message
+    assert "line 2" not in message
+    assert Account.objects.get(external_id="A").tam == owner
 
 
 def test_rejection_records_run_and_creates_no_user(tmp_path, db):

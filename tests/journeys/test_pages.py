@@ -260,3 +260,26 @@ def test_start_journey_rejects_year_before_1900(login, tam):
         "The date 0024-06-20 is before 1900-01-01; enter the transaction date as YYYY-MM-DD."
     ]
     assert not Journey.objects.exists()
+
+
+def test_playbook_offset_beyond_ten_years_rejected(login, tam, journey):
+    product = ProductFactory(name="Basic")
+    data = {
+        "product": product.pk,
+        "segment": "SMB",
+        "tasks-TOTAL_FORMS": "1",
+        "tasks-INITIAL_FORMS": "0",
+        "tasks-0-title": "Renewal review",
+        "tasks-0-owner_side": "tam",
+        "tasks-0-due_offset_days": "99999999",
+        "tasks-0-position": "0",
+    }
+
+    response = login("cs_admin").post("/journeys/playbooks/new/", data)
+
+    assert response.status_code == 400
+    errors = response.context["formset"].forms[0].errors
+    assert errors["due_offset_days"] == ["Ensure this value is less than or equal to 3650."]
+    assert not Playbook.objects.filter(product=product).exists()
+    started = start_journey(account=journey.account, transaction_date=D(2024, 6, 2), licenses=5, products=[product])
+    assert started.tasks.count() == 0

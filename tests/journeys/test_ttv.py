@@ -156,3 +156,39 @@ def test_report_reads_marks_only_for_today(book):
     assert kickoff.overdue_marked == 1
     assert today.marks_read is True
     assert earlier.overall[0].overdue_marked is None
+
+
+def test_export_rejects_future_report_date(book):
+    with time_machine.travel(NOW, tick=False), pytest.raises(CommandError) as raised:
+        call_command("export_ttv", "--as-of", "2024-07-01")
+
+    assert str(raised.value) == "Invalid --as-of: The report date 2024-07-01 is in the future; today is 2024-06-30."
+
+
+def test_report_page_rejects_future_report_date(book, client, manager):
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report/", {"as_of": "2024-07-31", "segment": "SMB"})
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["as_of"] == ["The report date 2024-07-31 is in the future; today is 2024-06-30."]
+    report = response.context["report"]
+    assert report.filters.as_of == D(2024, 6, 30)
+    assert report.filters.segment == "SMB"
+    # As of 2024-07-31 the open journey of 2024-06-25 would count as past its 14 days: 2 of 5, not 2 of 4.
+    assert report.overall[0].within_target_pct == 50
+
+
+def test_report_page_keeps_valid_filters_beside_invalid(book, client, manager):
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report/", {"as_of": "2024-01-10", "cohort": "2024-13"})
+
+    assert "cohort" in response.context["form"].errors
+    report = response.context["report"]
+    assert report.filters.as_of == D(2024, 1, 10)
+    assert report.filters.cohort == ""
+    assert "as of 2024-01-10" in response.content.decode()

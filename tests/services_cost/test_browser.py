@@ -17,7 +17,7 @@ from tests.conftest import PASSWORD
 from tests.factories import AccountFactory, UserFactory
 from tests.retention.test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 
-from .factories import CostRateFactory
+from .factories import CostEstimateFactory, CostRateFactory, EstimateLineFactory
 
 # Playwright's sync API runs an event loop in this thread, and Django raises
 # SynchronousOnlyOperation on database calls from such a thread unless this is set.
@@ -103,3 +103,20 @@ def test_admin_copies_rates_and_tam_builds_estimate(live_server, browser):  # no
     assert rows[0]["margin_pct"] + "%" == tam_page.locator("#margin-pct").inner_text()
     assert CostEstimate.objects.get().lines.count() == 2
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC), tick=True)
+def test_rates_and_estimate_fit_phone_width(live_server, browser):  # noqa: F811
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    rate = CostRateFactory(role__name="Professional services engineer", quarter=Q1)
+    estimate = CostEstimateFactory(title="Kubernetes migration", price=Decimal("48000.00"))
+    EstimateLineFactory(
+        estimate=estimate, role=rate.role, hours=Decimal("260.00"), description="Migration of twelve services"
+    )
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "phone_admin")
+
+    for path in ("/services-cost/rates/?quarter=FY2026-Q1", f"/services-cost/estimates/{estimate.pk}/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path

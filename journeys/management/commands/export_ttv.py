@@ -2,9 +2,10 @@ import datetime
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.models import Segment
-from journeys.ttv import CohortPeriod, ReportFilters, export_figures, parse_cohort
+from journeys.ttv import CohortPeriod, ReportFilters, export_figures, parse_cohort, report_date_problem
 
 SEGMENTS = {segment.value.casefold(): segment.value for segment in Segment}
 
@@ -26,6 +27,9 @@ class Command(BaseCommand):
             as_of = datetime.date.fromisoformat(options["as_of"])
         except ValueError:
             raise CommandError(f"Invalid --as-of {options['as_of']!r}: expected YYYY-MM-DD.") from None
+        problem = report_date_problem(as_of, timezone.localdate())
+        if problem:
+            raise CommandError(f"Invalid --as-of: {problem}")
         segment = None
         if options["segment"]:
             segment = SEGMENTS.get(options["segment"].casefold())
