@@ -132,10 +132,14 @@ def _check_row(line: int, row: dict, values: dict, errors: ErrorCollector, today
         if row.get(detail_column) and not row.get(date_column):
             errors.add(line, detail_column, row[detail_column], f"{date_column} is empty; leave this empty too")
     users = values.get("first_value_users")
-    if values["first_value_basis"] == FirstValueBasis.LICENSES_10PCT and users is not None and values["licenses"]:
-        problem = ten_percent_problem(users, values["licenses"])
-        if problem:
-            errors.add(line, "first_value_users", row["first_value_users"], problem)
+    if values["first_value_basis"] == FirstValueBasis.LICENSES_10PCT and values["licenses"] is not None:
+        if users is None and not row.get("first_value_users"):
+            reason = "missing value: the licenses_10pct basis needs the users in production"
+            errors.add(line, "first_value_users", "", reason)
+        elif users is not None:
+            problem = ten_percent_problem(users, values["licenses"])
+            if problem:
+                errors.add(line, "first_value_users", row["first_value_users"], problem)
 
 
 def import_journeys(

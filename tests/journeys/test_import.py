@@ -44,10 +44,10 @@ def _errors(path):
 def test_import_creates_journeys(tmp_path, accounts):
     path = _write(
         tmp_path,
-        f"""{HEADER}
-00123,2024-01-02,new,250,2024-01-10,2024-02-01,2024-02-20,saas,2024-03-15,licenses_10pct,
-ACC-2,2024-03-01,,20,,,,,,,
-ACC-2,2024-03-01,expansion,5,2024-03-05,,,,,,""",
+        f"""{HEADER},first_value_users
+00123,2024-01-02,new,250,2024-01-10,2024-02-01,2024-02-20,saas,2024-03-15,licenses_10pct,,25
+ACC-2,2024-03-01,,20,,,,,,,,
+ACC-2,2024-03-01,expansion,5,2024-03-05,,,,,,,""",
     )
 
     summary = import_journeys(path)
@@ -60,6 +60,7 @@ ACC-2,2024-03-01,expansion,5,2024-03-05,,,,,,""",
     assert first.kickoff_date == D(2024, 1, 10)
     assert first.infrastructure_type == InfrastructureType.SAAS
     assert first.first_value_basis == FirstValueBasis.LICENSES_10PCT
+    assert first.first_value_users == 25
     assert first.outcome_achieved_date is None
     assert Journey.objects.filter(account__external_id="ACC-2", kind=JourneyKind.NEW, kickoff_date=None).exists()
     assert Journey.objects.filter(account__external_id="ACC-2", kind=JourneyKind.EXPANSION).exists()
@@ -137,7 +138,20 @@ ACC-2,2024-01-05,new,10,,,,cloud,,region,
     assert not Journey.objects.exists()
 
 
-def test_import_checks_ten_percent_when_users_given(tmp_path, accounts):
+@pytest.mark.parametrize("users_column", [",first_value_users", ""])
+def test_import_needs_users_for_ten_percent(tmp_path, accounts, users_column):
+    cell = "," if users_column else ""
+    path = _write(tmp_path, f"{HEADER}{users_column}\n00123,2024-01-02,new,250,,,,,2024-03-01,licenses_10pct,{cell}")
+
+    errors = _errors(path)
+
+    assert errors == [
+        (2, "first_value_users", "", "missing value: the licenses_10pct basis needs the users in production")
+    ]
+    assert not Journey.objects.exists()
+
+
+def test_import_checks_ten_percent_users(tmp_path, accounts):
     path = _write(
         tmp_path,
         f"""{HEADER},first_value_users
