@@ -164,6 +164,9 @@ class TaskForm(forms.Form):
         return cleaned
 
 
+DUPLICATE_JOURNEY = "This account already has a journey of this kind on this date."
+
+
 class StartJourneyForm(forms.Form):
     account = forms.ModelChoiceField(queryset=Account.objects.none(), label="Account")
     kind = forms.ChoiceField(choices=JourneyKind.choices, initial=JourneyKind.NEW)
@@ -201,9 +204,16 @@ class StartJourneyForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         account, day, kind = cleaned.get("account"), cleaned.get("transaction_date"), cleaned.get("kind")
-        if account and day and kind and Journey.objects.filter(account=account, transaction_date=day, kind=kind):
-            self.add_error("transaction_date", "This account already has a journey of this kind on this date.")
+        if account and day and kind and self.duplicates_journey():
+            self.add_error("transaction_date", DUPLICATE_JOURNEY)
         return cleaned
+
+    def duplicates_journey(self) -> bool:
+        """Return whether a journey of the cleaned account, transaction date and kind exists."""
+        cleaned = self.cleaned_data
+        return Journey.objects.filter(
+            account=cleaned["account"], transaction_date=cleaned["transaction_date"], kind=cleaned["kind"]
+        ).exists()
 
 
 class PlaybookForm(forms.ModelForm):

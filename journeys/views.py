@@ -7,6 +7,7 @@ form, calls a service and redirects.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from . import selectors, services
 from .exports import write_report
 from .forms import (
+    DUPLICATE_JOURNEY,
     MilestoneForm,
     PlaybookForm,
     PlaybookTaskFormSet,
@@ -129,16 +131,23 @@ def start_journey(request):
     form = StartJourneyForm(request.POST or None, user=request.user, today=today)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        journey = services.start_journey(
-            account=data["account"],
-            kind=data["kind"],
-            transaction_date=data["transaction_date"],
-            licenses=data["licenses"],
-            products=data["products"],
-            tam=None if request.user.sees_all_accounts else request.user,
-        )
-        messages.success(request, f"Journey started with {journey.tasks.count()} onboarding tasks.")
-        return redirect("journeys:journey", pk=journey.pk)
+        try:
+            journey = services.start_journey(
+                account=data["account"],
+                kind=data["kind"],
+                transaction_date=data["transaction_date"],
+                licenses=data["licenses"],
+                products=data["products"],
+                tam=None if request.user.sees_all_accounts else request.user,
+            )
+        except IntegrityError:
+            # Another request started the same journey after this form's check.
+            if not form.duplicates_journey():
+                raise
+            form.add_error("transaction_date", DUPLICATE_JOURNEY)
+        else:
+            messages.success(request, f"Journey started with {journey.tasks.count()} onboarding tasks.")
+            return redirect("journeys:journey", pk=journey.pk)
     return render(request, "journeys/start.html", {"form": form})
 
 

@@ -5,6 +5,7 @@ import datetime
 import pytest
 
 from accounts.models import Segment
+from journeys import services as journey_services
 from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, TaskStatus
 from journeys.services import start_journey
 from tests.factories import AccountFactory
@@ -223,6 +224,27 @@ def test_start_journey_product_id_beyond_64_bits(login, tam):
     assert response.status_code == 200
     assert "products" in response.context["form"].errors
     assert not Journey.objects.exists()
+
+
+def test_start_journey_posted_twice_at_once(login, tam, monkeypatch):
+    account = AccountFactory(tam=tam)
+    data = {"account": account.pk, "kind": "new", "transaction_date": "2024-06-20", "licenses": "40"}
+    start = journey_services.start_journey
+
+    def started_by_another_request_first(**arguments):
+        # A second post of the same form passed its check before the first one stored the journey.
+        start(**arguments)
+        return start(**arguments)
+
+    monkeypatch.setattr(journey_services, "start_journey", started_by_another_request_first)
+
+    response = login("tam").post("/journeys/start/", data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["transaction_date"] == [
+        "This account already has a journey of this kind on this date."
+    ]
+    assert Journey.objects.filter(account=account).count() == 1
 
 
 def test_start_journey_rejects_other_tams_account(login, other_tam):
