@@ -163,6 +163,31 @@ def retention_overview(user: User, filters: RetentionFilters) -> Overview:
     return Overview(span=span, figures=figures, months_without_data=gaps)
 
 
+def stored_result(month: datetime.date, level: str, segment: str) -> RetentionResult | None:
+    """Return the stored result over every account of a month, level and segment, or None when there is none.
+
+    Commercial is not stored, so its result is unsaved: it adds up the
+    Mid-Market and SMB rows and computes its percentages from those sums.
+    """
+    if segment != COMMERCIAL:
+        return RetentionResult.objects.filter(month=month, level=level, segment=segment).first()
+    rows = list(RetentionResult.objects.filter(month=month, level=level, segment__in=COMMERCIAL_SEGMENTS))
+    if not rows:
+        return None
+    a, b, c = (sum((getattr(row, name) for row in rows), ZERO) for name in ("a", "b", "c"))
+    return RetentionResult(
+        month=month,
+        level=level,
+        segment=COMMERCIAL,
+        customers=sum(row.customers for row in rows),
+        a=a,
+        b=b,
+        c=c,
+        gross_pct=percentage(c, a),
+        net_pct=percentage(b, a),
+    )
+
+
 def month_figures(user: User, month: datetime.date, filters: RetentionFilters) -> MonthFigures | None:
     """Return the totals of one month for the user's scope, or None when the month is outside the data span."""
     span = data_span()

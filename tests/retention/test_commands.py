@@ -56,6 +56,37 @@ def test_export_json_for_one_segment(filter_accounts):
     assert (data["gross_pct"], data["net_pct"]) == ("80.00", "80.00")
 
 
+def test_export_json_for_commercial_segments(filter_accounts):
+    make_account("ACC-F3", segment=Segment.LARGE, name="Filter Three")
+    add_lines([("2023-01", "ACC-F3", "SUB-F3", "Premium", 4, "200.00", "recurring")])
+    call_command("recompute_retention", stdout=StringIO())
+
+    data = json.loads(export("--month", "2024-01", "--segment", "Commercial"))
+    everyone = json.loads(export("--month", "2024-01"))
+
+    # Commercial adds up the Mid-Market and SMB customers and leaves out the Large one.
+    assert data == {
+        "month": "2024-01",
+        "level": "parent",
+        "segment": "Commercial",
+        "customers": 2,
+        "a": "150.00",
+        "b": "140.00",
+        "c": "130.00",
+        "gross_pct": "86.67",
+        "net_pct": "93.33",
+        "churn": {"Downgrade": {"mrr": "20.00", "pct": "100.00"}},
+        "expansion": {"Seat Expansion": {"mrr": "10.00", "pct": "100.00"}},
+    }
+    assert (everyone["customers"], everyone["a"]) == (3, "350.00")
+
+
+def test_export_csv_for_commercial_segments(filter_accounts):
+    lines = export("--month", "2024-01", "--segment", "Commercial", "--format", "csv").splitlines()
+
+    assert lines[1] == "2024-01,parent,Commercial,2,150.00,140.00,130.00,86.67,93.33"
+
+
 def test_export_json_month_without_cohort_is_null(filter_accounts):
     data = json.loads(export("--month", "2023-06"))
 

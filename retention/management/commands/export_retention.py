@@ -5,8 +5,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.money import format_money, format_percentage
 from common.months import format_month, parse_month
-from retention.models import Level, RetentionResult, SegmentKey
+from retention.models import Level, SegmentKey
+from retention.page_forms import COMMERCIAL
 from retention.reason_selectors import reason_breakdown
+from retention.selectors import stored_result
 from retention.span import data_span
 
 FIELDS = ["month", "level", "segment", "customers", "a", "b", "c", "gross_pct", "net_pct"]
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--month", required=True, metavar="YYYY-MM", help="Month of B.")
         parser.add_argument("--level", choices=[level.value for level in Level], default=Level.PARENT.value)
         parser.add_argument(
-            "--segment", choices=[segment.value for segment in SegmentKey], default=SegmentKey.ALL.value
+            "--segment", choices=[*(segment.value for segment in SegmentKey), COMMERCIAL], default=SegmentKey.ALL.value
         )
         parser.add_argument("--format", choices=["json", "csv"], default="json")
 
@@ -28,7 +30,7 @@ class Command(BaseCommand):
             month = parse_month(options["month"])
         except ValueError as error:
             raise CommandError(f"Invalid month {options['month']!r}: {error}.") from None
-        result = RetentionResult.objects.filter(month=month, level=options["level"], segment=options["segment"]).first()
+        result = stored_result(month, options["level"], options["segment"])
         if result is None:
             span = data_span()
             if span and month in span:
