@@ -22,6 +22,7 @@ MONTH_CUSTOMER_COLUMNS = [
     "customer_id",
     "customer_name",
     "segment",
+    "tam",
     "a",
     "b",
     "c",
@@ -38,7 +39,7 @@ def customer_id(customer: RetentionCustomer, level: str) -> str:
 
 
 def month_customer_rows(month: datetime.date, level: str, customers: Iterable[RetentionCustomer]) -> Iterator[list]:
-    """Yield one CSV row per customer.
+    """Yield one CSV row per customer, with the username of its owning TAM.
 
     Ids and names are escaped but amounts are not, so a negative amount stays a number.
     """
@@ -49,6 +50,7 @@ def month_customer_rows(month: datetime.date, level: str, customers: Iterable[Re
             escape_text_cell(customer_id(customer, level)),
             escape_text_cell(customer.account.name),
             customer.segment,
+            escape_text_cell(customer.tam.username) if customer.tam is not None else "",
             format_money(customer.a),
             format_money(customer.b),
             format_money(customer.c),

@@ -11,10 +11,12 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import Account, Segment
+from accounts.roles import Role
 from common.months import parse_month
 from retention.engine import recompute_retention
 from retention.models import ChargeType, MrrLine
 from retention.page_forms import OverviewFilterForm
+from tests.factories import UserFactory
 
 from .builders import add_lines, make_account
 
@@ -468,6 +470,7 @@ def test_month_csv_lists_every_row(manager_client, thirty_tied_parents):
         "customer_id",
         "customer_name",
         "segment",
+        "tam",
         "a",
         "b",
         "c",
@@ -481,6 +484,7 @@ def test_month_csv_lists_every_row(manager_client, thirty_tied_parents):
         "customer_id": "P07",
         "customer_name": "Tied Customer",
         "segment": "SMB",
+        "tam": "",
         "a": "100.00",
         "b": "0.00",
         "c": "0.00",
@@ -507,6 +511,26 @@ def test_month_csv_amounts_ignore_locale(manager_client, db):
     assert row["c"] == "1250.00"
     assert row["gross_pct"] == "100.00"
     assert row["net_pct"] == "98765.43"
+
+
+def test_month_csv_names_owning_tam(manager_client, db):
+    make_account("T1", tam=UserFactory(username="ana", role=Role.TAM))
+    make_account("T2", tam=UserFactory(username="+lead", role=Role.TAM))
+    make_account("T3")
+    rows = [
+        ("2023-06", external_id, f"SUB-{external_id}", "Premium", 1, "100.00", "recurring")
+        for external_id in ("T1", "T2", "T3")
+    ]
+    add_lines([*rows, ("2024-06", "T1", "SUB-T1", "Premium", 1, "100.00", "recurring")])
+    recompute_retention(None)
+
+    response = manager_client.get(reverse("retention:month_csv", args=["2024-06"]))
+
+    by_id = {row["customer_id"]: row for row in csv_rows(response)}
+    assert by_id["T1"]["tam"] == "ana"
+    # A username may start with a character that a spreadsheet reads as a formula.
+    assert by_id["T2"]["tam"] == "'+lead"
+    assert by_id["T3"]["tam"] == ""
 
 
 def test_month_csv_escapes_formula_text_but_not_numbers(manager_client, db):
