@@ -8,7 +8,7 @@ from common.csvimport import parse_column_option
 from common.months import month_range, parse_month
 from retention.models import EndDateConvention, ImportKind, ImportStatus
 
-from .runs import execute, start_command_run
+from .runs import errors_with_file_columns, execute, start_command_run
 
 
 def describe_months(months: list[str]) -> str:
@@ -23,6 +23,12 @@ def describe_months(months: list[str]) -> str:
     if span == len(months):
         return f"{months[0]} to {months[-1]} ({len(months)} months)"
     return f"{len(months)} months from {months[0]} to {months[-1]}, with gaps"
+
+
+def _column_text(error: dict) -> str:
+    """Return how an error line names its column: the product's name, and the file's when a mapping renamed it."""
+    column = error["column"] or "-"
+    return f"{column} (file column {error['file_column']})" if error["file_column"] else column
 
 
 def summary_lines(kind: str, summary: dict) -> list[str]:
@@ -83,8 +89,8 @@ class ImportCommand(BaseCommand):
         run = execute(run, path, on_progress=self._write_progress)
         if run.status == ImportStatus.REJECTED:
             error_lines = [
-                f"line {error['line']}, column {error['column'] or '-'}, value {error['value']!r}: {error['reason']}"
-                for error in run.errors
+                f"line {error['line']}, column {_column_text(error)}, value {error['value']!r}: {error['reason']}"
+                for error in errors_with_file_columns(run.errors, run.columns)
             ]
             if run.error_count > len(run.errors):
                 error_lines.append(f"and {run.error_count - len(run.errors)} more")

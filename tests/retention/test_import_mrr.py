@@ -305,8 +305,25 @@ def test_mapping_to_absent_column_rejected(tmp_path, db):
     path = write_csv(tmp_path / "m.csv", HEADER + "2024-06,ACC-1,SUB-1,Premium,1,1.00,recurring\n")
     message = run_rejected(path, columns="mrr=mrr_amount")
     assert (
-        "line 1, column mrr, value 'mrr_amount': the column mapping names mrr_amount, which the file lacks" in message
+        "line 1, column mrr (file column mrr_amount), value 'mrr_amount': "
+        "the column mapping names mrr_amount, which the file lacks" in message
     )
+
+
+def test_mapped_file_errors_name_file_column(tmp_path, db):
+    make_accounts("ACC-1")
+    path = write_csv(
+        tmp_path / "m.csv",
+        "month,account_id,subscription_id,product,quantity,amount,charge_type\n"
+        + "2024-06,ACC-1,SUB-1,Premium,1,1.5.0,recurring\n"
+        + "2024-6,ACC-1,SUB-1,Premium,1,1.00,recurring\n",
+    )
+
+    message = run_rejected(path, columns="mrr=amount")
+
+    assert "line 2, column mrr (file column amount), value '1.5.0'" in message
+    # A column that the mapping leaves alone keeps one name.
+    assert "line 3, column month, value '2024-6'" in message
 
 
 def test_invalid_month_quantity_and_charge_type_rejected(tmp_path, db):
