@@ -32,22 +32,23 @@ def filter_accounts(db):
     call_command("recompute_retention", stdout=StringIO())
 
 
+# The figures of 2024-01 over the Mid-Market and the SMB customer of `filter_accounts`.
+BOTH_CUSTOMERS = {
+    "customers": 2,
+    "a": "150.00",
+    "b": "140.00",
+    "c": "130.00",
+    "gross_pct": "86.67",
+    "net_pct": "93.33",
+    "churn": {"Downgrade": {"mrr": "20.00", "pct": "100.00"}},
+    "expansion": {"Seat Expansion": {"mrr": "10.00", "pct": "100.00"}},
+}
+
+
 def test_export_json_labels_figure_with_month_of_b(filter_accounts):
     data = json.loads(export("--month", "2024-01", "--level", "parent", "--format", "json"))
 
-    assert data == {
-        "month": "2024-01",
-        "level": "parent",
-        "segment": "all",
-        "customers": 2,
-        "a": "150.00",
-        "b": "140.00",
-        "c": "130.00",
-        "gross_pct": "86.67",
-        "net_pct": "93.33",
-        "churn": {"Downgrade": {"mrr": "20.00", "pct": "100.00"}},
-        "expansion": {"Seat Expansion": {"mrr": "10.00", "pct": "100.00"}},
-    }
+    assert data == {"month": "2024-01", "level": "parent", "segment": "all", **BOTH_CUSTOMERS}
 
 
 def test_export_json_for_one_segment(filter_accounts):
@@ -65,19 +66,7 @@ def test_export_json_for_commercial_segments(filter_accounts):
     everyone = json.loads(export("--month", "2024-01"))
 
     # Commercial adds up the Mid-Market and SMB customers and leaves out the Large one.
-    assert data == {
-        "month": "2024-01",
-        "level": "parent",
-        "segment": "Commercial",
-        "customers": 2,
-        "a": "150.00",
-        "b": "140.00",
-        "c": "130.00",
-        "gross_pct": "86.67",
-        "net_pct": "93.33",
-        "churn": {"Downgrade": {"mrr": "20.00", "pct": "100.00"}},
-        "expansion": {"Seat Expansion": {"mrr": "10.00", "pct": "100.00"}},
-    }
+    assert data == {"month": "2024-01", "level": "parent", "segment": "Commercial", **BOTH_CUSTOMERS}
     assert (everyone["customers"], everyone["a"]) == (3, "350.00")
 
 
