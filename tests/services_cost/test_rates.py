@@ -80,6 +80,25 @@ def test_save_rate_rejects_second_rate_in_quarter(cs_admin):
     assert CostRate.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_save_rate_rejects_rate_created_meanwhile(cs_admin, monkeypatch):
+    role = ServiceRoleFactory(name="Trainer")
+    attribute = services._attribute
+
+    def created_by_another_request_first(instance, user, reason=""):
+        # A second post of the same form passed the check before the first one stored its rate.
+        CostRateFactory(role=role, quarter=Q1)
+        attribute(instance, user, reason)
+
+    monkeypatch.setattr(services, "_attribute", created_by_another_request_first)
+
+    with pytest.raises(ValidationError) as raised:
+        services.save_rate(role=role, quarter=Q1, ote=Decimal(1), benefits=Decimal(1), billable_hours=1, user=cs_admin)
+
+    assert raised.value.message_dict["role"] == ["Trainer has a rate in FY2026-Q1 already; edit that rate instead."]
+    assert CostRate.objects.count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "values, constraint",
