@@ -6,7 +6,7 @@ form, calls a service and redirects.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -167,9 +167,13 @@ def playbook_edit(request, pk: int | None = None):
     form = PlaybookForm(request.POST or None, instance=playbook)
     formset = PlaybookTaskFormSet(request.POST or None, instance=playbook or Playbook())
     if request.method == "POST" and form.is_valid() and formset.is_valid():
-        playbook = services.save_playbook(form, formset)
-        messages.success(request, f"Playbook {playbook} saved.")
-        return redirect("journeys:playbooks")
+        try:
+            playbook = services.save_playbook(form, formset)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Playbook {playbook} saved.")
+            return redirect("journeys:playbooks")
     context = {"form": form, "formset": formset, "helper": PlaybookTaskFormSetHelper(), "playbook": playbook}
     return render(request, "journeys/playbook_edit.html", context, status=400 if request.method == "POST" else 200)
 
