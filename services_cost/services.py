@@ -74,11 +74,19 @@ def create_role(*, name: str, user: User | None) -> ServiceRole:
         raise ValidationError(
             {"name": f"A role name may not start with {name[0]!r}, which spreadsheets read as a formula."}
         )
+    role_exists_error = ValidationError({"name": f"A role named {name} exists already."})
     if ServiceRole.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A role named {name} exists already."})
+        raise role_exists_error
     role = ServiceRole(name=name)
     _attribute(role, user)
-    role.save()
+    try:
+        with transaction.atomic():
+            role.save()
+    except IntegrityError:
+        # Another request created a role of the same name after the check above.
+        if not ServiceRole.objects.filter(name=name).exists():
+            raise
+        raise role_exists_error from None
     return role
 
 
