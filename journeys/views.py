@@ -239,7 +239,13 @@ def report(request):
 @login_required
 @permission_required("journeys.view_ttv_report", raise_exception=True)
 def report_csv(request):
-    _, filters, group_by = _report_filters(request)
+    form, filters, group_by = _report_filters(request)
+    if form.errors:
+        # The page falls back to the defaults beside its errors, but a file carries no error to show.
+        problems = " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponse(
+            f"Invalid filters, so no file was made. {problems}\n", status=400, content_type="text/plain; charset=utf-8"
+        )
     result = ttv_report(filters, timezone.localdate(), group_by)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="time-to-value-{filters.as_of.isoformat()}.csv"'
