@@ -212,11 +212,13 @@ def _check_ids_and_parents(stage: StagingTable, errors: ErrorCollector) -> None:
 
 
 def _check_tams(stage: StagingTable, errors: ErrorCollector) -> None:
-    """Reject every row whose tam_email names a user who is not an active TAM.
+    """Reject every row that makes a user who is not an active TAM the owner of its account.
 
     Only an active TAM can record the milestones of the journeys that follow
     the account, so a manager, a CS admin or a deactivated user would leave
-    them with nobody to record them.
+    them with nobody to record them. A row that names the account's current
+    TAM moves no journey, so it passes even when that TAM has left, as the
+    admin's account form allows.
     """
     user_ids = _tam_ids(stage)
     active_tams = set(new_tams().filter(pk__in=user_ids.values()).values_list("pk", flat=True))
@@ -229,8 +231,14 @@ def _check_tams(stage: StagingTable, errors: ErrorCollector) -> None:
         chunk = emails[start : start + 500]
         placeholders = ", ".join(["%s"] * len(chunk))
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT line, tam_email FROM {stage.name} WHERE tam_email IN ({placeholders})", chunk)
-            for line, email in cursor.fetchall():
+            cursor.execute(
+                f"SELECT s.line, s.tam_email, a.tam_id FROM {stage.name} s "
+                f"LEFT JOIN {ACCOUNT} a ON a.external_id = s.external_id WHERE s.tam_email IN ({placeholders})",
+                chunk,
+            )
+            for line, email, current_tam_id in cursor.fetchall():
+                if current_tam_id == others[email]:
+                    continue
                 reason = (
                     f"user {names[others[email]]} is not an active TAM; "
                     "give an active TAM's address, or leave the cell empty for no TAM"

@@ -135,6 +135,11 @@ def _check_row(line: int, row: dict, values: dict, errors: ErrorCollector, today
     if values["first_value_basis"] == FirstValueBasis.LICENSES_10PCT and values["licenses"] is not None:
         if users is None and not row.get("first_value_users"):
             reason = "missing value: the licenses_10pct basis needs the users in production"
+            if "first_value_users" not in row:
+                reason = (
+                    "missing column: add first_value_users, because the licenses_10pct basis needs the users in "
+                    "production"
+                )
             errors.add(line, "first_value_users", "", reason)
         elif users is not None:
             problem = ten_percent_problem(users, values["licenses"])

@@ -5,7 +5,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -281,11 +281,20 @@ def mark_overdue(today: datetime.date) -> dict:
     return {"overdue": len(due), "added": added, "removed": len(stale)}
 
 
-@transaction.atomic
 def save_playbook(form, formset) -> Playbook:
-    """Store a validated playbook form and its task formset together."""
-    playbook = form.save()
-    formset.instance = playbook
-    formset.save()
+    """Store a validated playbook form and its task formset together.
+
+    Raise ValidationError when another request stored a playbook of the same
+    product and segment after the form's check.
+    """
+    try:
+        with transaction.atomic():
+            playbook = form.save()
+            formset.instance = playbook
+            formset.save()
+    except IntegrityError:
+        # Raises the form's own message for the duplicate, and re-raises any other failure.
+        form.instance.validate_constraints()
+        raise
     logger.info("playbook %s saved with %d tasks", playbook.pk, playbook.tasks.count())
     return playbook

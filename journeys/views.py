@@ -6,7 +6,7 @@ form, calls a service and redirects.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -167,9 +167,13 @@ def playbook_edit(request, pk: int | None = None):
     form = PlaybookForm(request.POST or None, instance=playbook)
     formset = PlaybookTaskFormSet(request.POST or None, instance=playbook or Playbook())
     if request.method == "POST" and form.is_valid() and formset.is_valid():
-        playbook = services.save_playbook(form, formset)
-        messages.success(request, f"Playbook {playbook} saved.")
-        return redirect("journeys:playbooks")
+        try:
+            playbook = services.save_playbook(form, formset)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Playbook {playbook} saved.")
+            return redirect("journeys:playbooks")
     context = {"form": form, "formset": formset, "helper": PlaybookTaskFormSetHelper(), "playbook": playbook}
     return render(request, "journeys/playbook_edit.html", context, status=400 if request.method == "POST" else 200)
 
@@ -235,7 +239,13 @@ def report(request):
 @login_required
 @permission_required("journeys.view_ttv_report", raise_exception=True)
 def report_csv(request):
-    _, filters, group_by = _report_filters(request)
+    form, filters, group_by = _report_filters(request)
+    if form.errors:
+        # The page falls back to the defaults beside its errors, but a file carries no error to show.
+        problems = " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponse(
+            f"Invalid filters, so no file was made. {problems}\n", status=400, content_type="text/plain; charset=utf-8"
+        )
     result = ttv_report(filters, timezone.localdate(), group_by)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="time-to-value-{filters.as_of.isoformat()}.csv"'

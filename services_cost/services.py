@@ -12,7 +12,7 @@ import logging
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
@@ -74,11 +74,19 @@ def create_role(*, name: str, user: User | None) -> ServiceRole:
         raise ValidationError(
             {"name": f"A role name may not start with {name[0]!r}, which spreadsheets read as a formula."}
         )
+    role_exists_error = ValidationError({"name": f"A role named {name} exists already."})
     if ServiceRole.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A role named {name} exists already."})
+        raise role_exists_error
     role = ServiceRole(name=name)
     _attribute(role, user)
-    role.save()
+    try:
+        with transaction.atomic():
+            role.save()
+    except IntegrityError:
+        # Another request created a role of the same name after the check above.
+        if not ServiceRole.objects.filter(name=name).exists():
+            raise
+        raise role_exists_error from None
     return role
 
 
@@ -100,9 +108,10 @@ def save_rate(
     check_amount("ote", ote, "OTE")
     check_amount("benefits", benefits, "Benefits")
     check_billable_hours(billable_hours)
+    rate_exists_error = ValidationError({"role": f"{role} has a rate in {quarter} already; edit that rate instead."})
     if rate is None:
         if CostRate.objects.filter(role=role, quarter_start=quarter.start).exists():
-            raise ValidationError({"role": f"{role} has a rate in {quarter} already; edit that rate instead."})
+            raise rate_exists_error
         rate = CostRate(role=role, quarter_start=quarter.start)
     elif rate.ote == ote and rate.benefits == benefits and rate.billable_hours == billable_hours:
         return rate
@@ -111,9 +120,15 @@ def save_rate(
     rate.benefits = benefits
     rate.billable_hours = billable_hours
     _attribute(rate, user, reason)
-    with transaction.atomic():
-        rate.save()
-        _record_rate(AuditAction.RATE_CHANGED if before else AuditAction.RATE_CREATED, rate, before, user, reason)
+    try:
+        with transaction.atomic():
+            rate.save()
+            _record_rate(AuditAction.RATE_CHANGED if before else AuditAction.RATE_CREATED, rate, before, user, reason)
+    except IntegrityError:
+        # Another request created the same role's rate in the quarter after the check above.
+        if before or not CostRate.objects.filter(role=role, quarter_start=quarter.start).exists():
+            raise
+        raise rate_exists_error from None
     logger.info("cost rate %s (%s %s) saved by user %s", rate.pk, role.pk, quarter, user.pk if user else None)
     return rate
 

@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 ACCOUNT = Account._meta.db_table
 SUBSCRIPTION = Subscription._meta.db_table
 MRR_LINE = MrrLine._meta.db_table
+# Temporary table of the (month, subscription) pairs that the replaced months held before an import.
+REPLACED_KEYS = "tamarind_replaced_keys"
+# Months per query, below the 999 parameters per query of SQLite before 3.32.
+MONTHS_PER_QUERY = 500
 
 
 def check_accounts_and_subscriptions(stage: StagingTable, errors: ErrorCollector) -> None:
@@ -137,10 +141,12 @@ def replace_months(
     """
     with report_lock():
         subscriptions_created = new_subscriptions()
+        _record_replaced_keys(months)
         deleted = partitions.remove_lines(months)
         if into_partitions:
             partitions.add_partitions(months)
         lines_stored = write_lines()
+        subscriptions_dropped = _count_dropped_subscriptions()
         CoveredMonth.objects.filter(month__in=months).delete()
         CoveredMonth.objects.bulk_create(CoveredMonth(month=month, import_run_id=import_run_id) for month in months)
         # No line can fall after LAST_YEAR, and the recomputation rejects such a month.
@@ -149,6 +155,7 @@ def replace_months(
         counts = {
             "lines_stored": lines_stored,
             "lines_deleted": deleted,
+            "subscriptions_dropped": subscriptions_dropped,
             "subscriptions_created": subscriptions_created,
         }
         months_replaced = [format_month(month) for month in months]
@@ -164,6 +171,36 @@ def replace_months(
     return counts
 
 
+def _record_replaced_keys(months: list[datetime.date]) -> None:
+    """Copy the month and subscription of every stored line of `months` into a temporary table."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {REPLACED_KEYS}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {REPLACED_KEYS} (month date, subscription_id bigint)")
+        for start in range(0, len(months), MONTHS_PER_QUERY):
+            chunk = months[start : start + MONTHS_PER_QUERY]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {REPLACED_KEYS} (month, subscription_id) "
+                f"SELECT DISTINCT month, subscription_id FROM {MRR_LINE} WHERE month IN ({placeholders})",
+                chunk,
+            )
+
+
+def _count_dropped_subscriptions() -> int:
+    """Return how many subscriptions of `_record_replaced_keys` now have no line in a month where they had one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT COUNT(DISTINCT k.subscription_id) FROM {REPLACED_KEYS} k
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {MRR_LINE} l WHERE l.month = k.month AND l.subscription_id = k.subscription_id
+            )"""
+        )
+        dropped = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {REPLACED_KEYS}")
+    return dropped
+
+
 def uncovered_months() -> list[str]:
     """Return the months between the first and the last covered month that no import covered, as YYYY-MM."""
     covered = list(CoveredMonth.objects.order_by("month").values_list("month", flat=True))
@@ -173,16 +210,19 @@ def uncovered_months() -> list[str]:
     return [format_month(month) for month in month_range(covered[0], covered[-1]) if month not in present]
 
 
-def removed_lines_warning(lines_deleted: int, lines_stored: int) -> str | None:
-    """Return a warning when the replaced months held more MRR lines before the import than after it.
+def removed_lines_warning(lines_deleted: int, lines_stored: int, subscriptions_dropped: int) -> str | None:
+    """Return a warning when a subscription had lines in a replaced month before the import and has none now.
 
     Every replaced month loses all of its stored lines, so a file that lists
-    only some customers removes the lines of every other customer in its months.
+    only some customers removes the lines of every other customer in its
+    months. Line counts alone miss that when the file has as many lines as
+    the months held, so the subscriptions are compared.
     """
-    if lines_deleted <= lines_stored:
+    if not subscriptions_dropped:
         return None
     return (
         f"The replaced months held {lines_deleted} MRR line(s) before this import and hold {lines_stored} now. "
+        f"{subscriptions_dropped} subscription(s) had lines in a replaced month and have none in it now. "
         "An import replaces whole months, so the customers that this file leaves out have no MRR in those months. "
         "If the file was meant to correct some customers only, import a file with every customer of those months."
     )

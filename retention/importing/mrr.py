@@ -130,7 +130,9 @@ def import_mrr(
     }
     if not outcome.rows_read:
         summary["warnings"].append("The file has no data rows, so nothing was replaced.")
-    removed_warning = removed_lines_warning(summary["lines_deleted"], summary["lines_stored"])
+    removed_warning = removed_lines_warning(
+        summary["lines_deleted"], summary["lines_stored"], outcome.counts.get("subscriptions_dropped", 0)
+    )
     if removed_warning:
         summary["warnings"].insert(0, removed_warning)
     added_up = outcome.rows_read - outcome.counts["lines_stored"]

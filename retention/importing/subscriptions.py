@@ -165,7 +165,9 @@ def import_subscriptions(
         "uncovered_months": gaps,
         "warnings": _warnings(convention, checks, counts["lines_stored"], gaps),
     }
-    removed_warning = removed_lines_warning(summary["lines_deleted"], summary["lines_stored"])
+    removed_warning = removed_lines_warning(
+        summary["lines_deleted"], summary["lines_stored"], counts.get("subscriptions_dropped", 0)
+    )
     if removed_warning:
         summary["warnings"].insert(0, removed_warning)
     logger.info(

@@ -198,6 +198,29 @@ def test_tam_email_of_non_tam_rejects_file(tmp_path, db, role, active):
     assert Account.objects.get(external_id="A").tam == owner
 
 
+def test_departed_current_tam_kept(tmp_path, db):
+    departed = UserFactory(username="departed", role=Role.TAM, is_active=False)
+    AccountFactory(external_id="A", name="One", tam=departed)
+    unchanged = write_csv(tmp_path / "a.csv", HEADER + "A,One renamed,,SMB,departed@example.com\n")
+
+    call_command("import_accounts", unchanged)
+
+    account = Account.objects.get(external_id="A")
+    assert account.name == "One renamed"
+    assert account.tam == departed
+
+
+def test_departed_tam_rejected_for_other_account(tmp_path, db):
+    departed = UserFactory(username="departed", role=Role.TAM, is_active=False)
+    AccountFactory(external_id="A", name="One", tam=departed)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,departed@example.com\nB,Two,,SMB,departed@example.com\n")
+
+    message = run_rejected(path)
+
+    assert "line 3, column tam_email, value 'departed@example.com': user departed is not an active TAM" in message
+    assert "line 2" not in message
+
+
 def test_rejection_records_run_and_creates_no_user(tmp_path, db):
     path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,new@example.com\nA,Two,,SMB,\n")
     with pytest.raises(CommandError):

@@ -138,16 +138,21 @@ ACC-2,2024-01-05,new,10,,,,cloud,,region,
     assert not Journey.objects.exists()
 
 
-@pytest.mark.parametrize("users_column", [",first_value_users", ""])
-def test_import_needs_users_for_ten_percent(tmp_path, accounts, users_column):
+@pytest.mark.parametrize(
+    ("users_column", "reason"),
+    [
+        (",first_value_users", "missing value: the licenses_10pct basis needs the users in production"),
+        ("", "missing column: add first_value_users, because the licenses_10pct basis needs the users in production"),
+    ],
+    ids=["empty-cell", "no-column"],
+)
+def test_import_needs_users_for_ten_percent(tmp_path, accounts, users_column, reason):
     cell = "," if users_column else ""
     path = _write(tmp_path, f"{HEADER}{users_column}\n00123,2024-01-02,new,250,,,,,2024-03-01,licenses_10pct,{cell}")
 
     errors = _errors(path)
 
-    assert errors == [
-        (2, "first_value_users", "", "missing value: the licenses_10pct basis needs the users in production")
-    ]
+    assert errors == [(2, "first_value_users", "", reason)]
     assert not Journey.objects.exists()
 
 

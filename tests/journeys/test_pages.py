@@ -6,6 +6,7 @@ import pytest
 
 from accounts.models import Segment
 from journeys import services as journey_services
+from journeys.forms import PlaybookForm
 from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, TaskStatus
 from journeys.services import start_journey
 from tests.factories import AccountFactory
@@ -282,6 +283,26 @@ def test_start_journey_rejects_year_before_1900(login, tam):
         "The date 0024-06-20 is before 1900-01-01; enter the transaction date as YYYY-MM-DD."
     ]
     assert not Journey.objects.exists()
+
+
+def test_playbook_saved_twice_at_once(login, monkeypatch):
+    product = ProductFactory(name="Basic")
+    is_valid = PlaybookForm.is_valid
+
+    def checked_before_another_request_stored(form):
+        # A second post of the same form passed the form's check before the first one stored the playbook.
+        valid = is_valid(form)
+        Playbook.objects.create(product=product, segment="SMB")
+        return valid
+
+    monkeypatch.setattr(PlaybookForm, "is_valid", checked_before_another_request_stored)
+    data = {"product": product.pk, "segment": "SMB", "tasks-TOTAL_FORMS": "0", "tasks-INITIAL_FORMS": "0"}
+
+    response = login("cs_admin").post("/journeys/playbooks/new/", data)
+
+    assert response.status_code == 400
+    assert response.context["form"].non_field_errors() == ["Playbook with this Segment and Product already exists."]
+    assert Playbook.objects.filter(product=product).count() == 1
 
 
 def test_playbook_offset_beyond_ten_years_rejected(login, tam, journey):

@@ -192,3 +192,18 @@ def test_report_page_keeps_valid_filters_beside_invalid(book, client, manager):
     assert report.filters.as_of == D(2024, 1, 10)
     assert report.filters.cohort == ""
     assert "as of 2024-01-10" in response.content.decode()
+
+
+def test_report_csv_rejects_future_report_date(book, client, manager):
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report.csv", {"as_of": "2024-07-31"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Content-Disposition" not in response
+    assert response.content.decode() == (
+        "Invalid filters, so no file was made. "
+        "as_of: The report date 2024-07-31 is in the future; today is 2024-06-30.\n"
+    )

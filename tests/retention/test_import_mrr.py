@@ -167,6 +167,35 @@ def test_partial_reimport_warns_of_removed_lines(tmp_path, db, capsys):
     assert "MRR lines removed from the replaced months: 1" in capsys.readouterr().out
 
 
+def test_partial_reimport_with_as_many_lines_warns(tmp_path, db):
+    make_accounts("ACC-1", "ACC-2")
+    both = "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n2024-06,ACC-2,SUB-2,Premium,1,20.00,recurring\n"
+    import_mrr(write_csv(tmp_path / "both.csv", HEADER + both))
+    one_customer = "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n2024-06,ACC-1,SUB-1,Addon,1,5.00,recurring\n"
+
+    summary = import_mrr(write_csv(tmp_path / "one.csv", HEADER + one_customer))
+
+    assert summary["lines_stored"] == 2
+    assert summary["lines_deleted"] == 2
+    assert not MrrLine.objects.filter(subscription__external_id="SUB-2").exists()
+    assert summary["warnings"][0].startswith(
+        "The replaced months held 2 MRR line(s) before this import and hold 2 now. "
+        "1 subscription(s) had lines in a replaced month and have none in it now."
+    )
+
+
+def test_reimport_merging_lines_warns_of_nothing(tmp_path, db):
+    make_accounts("ACC-1")
+    two_rows = "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n2024-06,ACC-1,SUB-1,Addon,1,5.00,recurring\n"
+    import_mrr(write_csv(tmp_path / "two.csv", HEADER + two_rows))
+
+    summary = import_mrr(write_csv(tmp_path / "one.csv", HEADER + "2024-06,ACC-1,SUB-1,Premium,2,15.00,recurring\n"))
+
+    assert summary["lines_deleted"] == 2
+    assert summary["lines_stored"] == 1
+    assert not any("replaced months held" in warning for warning in summary["warnings"])
+
+
 def test_full_reimport_warns_of_nothing_removed(tmp_path, db):
     make_accounts("ACC-1", "ACC-2")
     path = write_csv(

@@ -9,7 +9,7 @@ from django.db.models import ProtectedError
 
 from common.fiscal import FiscalQuarter
 from services_cost import selectors, services
-from services_cost.models import CostRate, hourly_cost
+from services_cost.models import CostRate, ServiceRole, hourly_cost
 
 from .factories import CostRateFactory, EstimateLineFactory, ServiceRoleFactory
 
@@ -77,6 +77,25 @@ def test_save_rate_rejects_second_rate_in_quarter(cs_admin):
         )
 
     assert "role" in raised.value.message_dict
+    assert CostRate.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_save_rate_rejects_rate_created_meanwhile(cs_admin, monkeypatch):
+    role = ServiceRoleFactory(name="Trainer")
+    attribute = services._attribute
+
+    def created_by_another_request_first(instance, user, reason=""):
+        # A second post of the same form passed the check before the first one stored its rate.
+        CostRateFactory(role=role, quarter=Q1)
+        attribute(instance, user, reason)
+
+    monkeypatch.setattr(services, "_attribute", created_by_another_request_first)
+
+    with pytest.raises(ValidationError) as raised:
+        services.save_rate(role=role, quarter=Q1, ote=Decimal(1), benefits=Decimal(1), billable_hours=1, user=cs_admin)
+
+    assert raised.value.message_dict["role"] == ["Trainer has a rate in FY2026-Q1 already; edit that rate instead."]
     assert CostRate.objects.count() == 1
 
 
@@ -227,6 +246,24 @@ def test_rate_used_only_by_draft_can_be_deleted(cs_admin):
     assert not CostRate.objects.exists()
     assert selectors.estimate_costing(line.estimate).missing
     assert selectors.rate_changes(Q1)[0].action == "deleted"
+
+
+@pytest.mark.django_db
+def test_create_role_rejects_role_created_meanwhile(cs_admin, monkeypatch):
+    attribute = services._attribute
+
+    def created_by_another_request_first(instance, user, reason=""):
+        # A second post of the same form passed the check before the first one stored its role.
+        ServiceRoleFactory(name="Trainer")
+        attribute(instance, user, reason)
+
+    monkeypatch.setattr(services, "_attribute", created_by_another_request_first)
+
+    with pytest.raises(ValidationError) as raised:
+        services.create_role(name="Trainer", user=cs_admin)
+
+    assert raised.value.message_dict["name"] == ["A role named Trainer exists already."]
+    assert ServiceRole.objects.filter(name="Trainer").count() == 1
 
 
 @pytest.mark.django_db
