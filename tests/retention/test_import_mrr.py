@@ -184,6 +184,34 @@ def test_partial_reimport_with_as_many_lines_warns(tmp_path, db):
     )
 
 
+def test_large_reimport_compares_line_counts(tmp_path, db, monkeypatch):
+    make_accounts("ACC-1", "ACC-2", "ACC-3")
+    three = (
+        "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n"
+        "2024-06,ACC-2,SUB-2,Premium,1,20.00,recurring\n"
+        "2024-06,ACC-3,SUB-3,Premium,1,30.00,recurring\n"
+    )
+    import_mrr(write_csv(tmp_path / "three.csv", HEADER + three))
+    # Months that hold more lines than the limit are not compared subscription by subscription.
+    monkeypatch.setattr("retention.importing.lines.COMPARED_LINES_MAX", 2)
+
+    fewer = import_mrr(write_csv(tmp_path / "one.csv", HEADER + "2024-06,ACC-1,SUB-1,Premium,1,12.00,recurring\n"))
+    import_mrr(write_csv(tmp_path / "again.csv", HEADER + three))
+    as_many = import_mrr(
+        write_csv(tmp_path / "same.csv", HEADER + three.replace("ACC-3,SUB-3,Premium", "ACC-2,SUB-2,Addon"))
+    )
+
+    assert fewer["warnings"][0] == (
+        "The replaced months held 3 MRR line(s) before this import and hold 1 now. "
+        "An import replaces whole months, so the customers that this file leaves out have no MRR in those months. "
+        "If the file was meant to correct some customers only, import a file with every customer of those months."
+    )
+    # A count alone cannot tell that SUB-3 has no line left.
+    assert as_many["lines_stored"] == 3
+    assert not MrrLine.objects.filter(subscription__external_id="SUB-3").exists()
+    assert not any("replaced months held" in warning for warning in as_many["warnings"])
+
+
 def test_reimport_merging_lines_warns_of_nothing(tmp_path, db):
     make_accounts("ACC-1")
     two_rows = "2024-06,ACC-1,SUB-1,Premium,1,10.00,recurring\n2024-06,ACC-1,SUB-1,Addon,1,5.00,recurring\n"
