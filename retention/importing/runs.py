@@ -299,23 +299,38 @@ def create_upload(
     return run
 
 
-def confirm_mapping(run: ImportRun, *, columns: dict[str, str], end_date: str, save_as: str = "") -> ImportRun:
-    """Store the mapping chosen on the mapping step, save it as a ColumnMapping if named, and queue the run."""
-    run.columns = {name: file_column for name, file_column in columns.items() if file_column}
-    run.end_date = end_date
-    run.save(update_fields=["columns", "end_date"])
+@transaction.atomic
+def confirm_mapping(run: ImportRun, *, columns: dict[str, str], end_date: str, save_as: str = "") -> bool:
+    """Store the mapping chosen on the mapping step, save it as a ColumnMapping if named, and queue the run.
+
+    Return False, and change nothing, when the run has left the mapping step,
+    as when the same form was posted twice: the run is queued once.
+    """
+    chosen = {name: file_column for name, file_column in columns.items() if file_column}
+    # The update takes the run's row lock, so a second post waits for the first and then matches no row.
+    confirmed = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.MAPPING).update(
+        columns=chosen, end_date=end_date, status=ImportStatus.QUEUED
+    )
+    if not confirmed:
+        return False
+    run.columns, run.end_date, run.status = chosen, end_date, ImportStatus.QUEUED
     if save_as:
-        ColumnMapping.objects.create(name=save_as, kind=run.kind, columns=run.columns, end_date=end_date)
-    queue(run)
-    return run
+        ColumnMapping.objects.create(name=save_as, kind=run.kind, columns=chosen, end_date=end_date)
+    _enqueue(run)
+    return True
 
 
 def queue(run: ImportRun) -> None:
     """Mark the run queued and enqueue its task when the current transaction commits."""
-    from retention.tasks import run_import as run_import_task
-
     ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.QUEUED)
     run.status = ImportStatus.QUEUED
+    _enqueue(run)
+
+
+def _enqueue(run: ImportRun) -> None:
+    """Enqueue the run's task for when the current transaction commits."""
+    from retention.tasks import run_import as run_import_task
+
     run_import_task.delay_on_commit(run.pk)
 
 
@@ -340,8 +355,8 @@ def errors_with_file_columns(errors: list[dict], columns: dict[str, str]) -> lis
 
     Errors name the product's columns, which a mapped file calls otherwise.
     """
-    shown = []
+    named = []
     for error in errors:
         file_column = columns.get(error["column"], "")
-        shown.append({**error, "file_column": "" if file_column == error["column"] else file_column})
-    return shown
+        named.append({**error, "file_column": "" if file_column == error["column"] else file_column})
+    return named

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import Account
-from retention.importing import run_import
+from retention.importing import confirm_mapping, run_import
 from retention.models import ColumnMapping, CoveredMonth, ImportKind, ImportRun, ImportStatus, MrrLine
 from tests.conftest import PASSWORD
 from tests.factories import AccountFactory
@@ -249,6 +249,35 @@ def test_mapping_step_with_bom_file(admin_client, django_capture_on_commit_callb
     assert saved.kind == ImportKind.MRR
     assert saved.columns["month"] == "month"
     assert saved.columns["mrr"] == "amount"
+
+
+def test_mapping_posted_twice_queues_once(admin_client, django_capture_on_commit_callbacks):
+    text = "month,acct,subscription_id,product,quantity,amount,charge_type\n2024-06,ACC-1,SUB-1,P,1,5.00,recurring\n"
+    upload(admin_client, ImportKind.MRR, csv_upload("m.csv", text))
+    run = ImportRun.objects.get()
+    choices = {
+        "column_month": "month",
+        "column_account_id": "acct",
+        "column_subscription_id": "subscription_id",
+        "column_product": "product",
+        "column_quantity": "quantity",
+        "column_mrr": "amount",
+        "column_charge_type": "charge_type",
+    }
+    # Both posts passed the view's check of the run's step before either confirmed it.
+    confirmed = [
+        confirm_mapping(run, columns={"mrr": "amount"}, end_date="exclusive", save_as="Billing"),
+        confirm_mapping(run, columns={"mrr": "amount"}, end_date="exclusive", save_as="Billing"),
+    ]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(reverse("retention:import_mapping", args=[run.pk]), choices)
+
+    assert confirmed == [True, False]
+    assert ColumnMapping.objects.filter(name="Billing").count() == 1
+    assert response.url == reverse("retention:import_detail", args=[run.pk])
+    assert callbacks == []
+    run.refresh_from_db()
+    assert run.status == ImportStatus.QUEUED
 
 
 def test_saved_mapping_skips_mapping_step(admin_client, django_capture_on_commit_callbacks):
