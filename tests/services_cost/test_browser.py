@@ -117,6 +117,12 @@ def test_rates_and_estimate_fit_phone_width(live_server, browser):  # noqa: F811
     page = browser.new_page(viewport={"width": 390, "height": 900})
     log_in(page, live_server.url, "phone_admin")
 
-    for path in ("/services-cost/rates/?quarter=FY2026-Q1", f"/services-cost/estimates/{estimate.pk}/"):
+    for path in (
+        "/services-cost/rates/?quarter=FY2026-Q1",
+        f"/services-cost/estimates/{estimate.pk}/",
+        f"/services-cost/estimates/{estimate.pk}/edit/",
+    ):
         page.goto(f"{live_server.url}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    # On the edit page the line's role select shows its role's name, not a sliver of it.
+    assert page.locator("#estimate-lines select").first.bounding_box()["width"] >= 150
