@@ -215,8 +215,8 @@ def _check_tams(stage: StagingTable, errors: ErrorCollector) -> None:
     """Reject every row that makes a user who is not an active TAM the owner of its account.
 
     Only an active TAM can record the milestones of the journeys that follow
-    the account, so a manager, a CS admin or a deactivated user would leave
-    them with nobody to record them. A row that names the account's current
+    the account. Under a manager, a CS admin or a deactivated user, no user
+    could record them. A row that names the account's current
     TAM moves no journey, so it passes even when that TAM has left, as the
     admin's account form allows.
     """

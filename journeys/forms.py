@@ -26,7 +26,7 @@ from .models import (
     TaskStatus,
 )
 from .plan_selectors import objectives_govern_outcome
-from .rules import completion_date_problem, ten_percent_problem
+from .rules import DUPLICATE_JOURNEY, completion_date_problem, ten_percent_problem
 from .ttv import CohortPeriod, report_date_problem
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -164,9 +164,6 @@ class TaskForm(forms.Form):
         return cleaned
 
 
-DUPLICATE_JOURNEY = "This account already has a journey of this kind on this date."
-
-
 class StartJourneyForm(forms.Form):
     account = forms.ModelChoiceField(queryset=Account.objects.none(), label="Account")
     kind = forms.ChoiceField(choices=JourneyKind.choices, initial=JourneyKind.NEW)
@@ -204,16 +201,10 @@ class StartJourneyForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         account, day, kind = cleaned.get("account"), cleaned.get("transaction_date"), cleaned.get("kind")
-        if account and day and kind and self.duplicates_journey():
-            self.add_error("transaction_date", DUPLICATE_JOURNEY)
+        if account and day and kind:
+            if Journey.objects.filter(account=account, transaction_date=day, kind=kind).exists():
+                self.add_error("transaction_date", DUPLICATE_JOURNEY)
         return cleaned
-
-    def duplicates_journey(self) -> bool:
-        """Return whether a journey of the cleaned account, transaction date and kind exists."""
-        cleaned = self.cleaned_data
-        return Journey.objects.filter(
-            account=cleaned["account"], transaction_date=cleaned["transaction_date"], kind=cleaned["kind"]
-        ).exists()
 
 
 class PlaybookForm(forms.ModelForm):

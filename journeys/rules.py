@@ -30,6 +30,9 @@ def ten_percent_met(users: int, licenses: int) -> bool:
     return users * 10 >= licenses
 
 
+DUPLICATE_JOURNEY = "This account already has a journey of this kind on this date."
+
+
 def ten_percent_problem(users: int | None, licenses: int) -> str | None:
     """Return why a user count does not support the 10% basis, or None when it does."""
     if users is None:

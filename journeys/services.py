@@ -5,6 +5,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -24,6 +25,7 @@ from .models import (
     Product,
     TaskStatus,
 )
+from .rules import DUPLICATE_JOURNEY
 from .selectors import account_segment, open_journeys, overdue_milestones
 
 logger = logging.getLogger(__name__)
@@ -67,16 +69,25 @@ def start_journey(
     """Create a journey and its onboarding tasks from the playbooks that match its segment and products.
 
     The owning TAM defaults to the account's TAM. Each task is due its offset in
-    days after the transaction date.
+    days after the transaction date. Raise ValidationError when the account has
+    a journey of this kind on this date.
     """
     products = list(products)
-    journey = Journey.objects.create(
+    journey = Journey(
         account=account,
         kind=kind,
         transaction_date=transaction_date,
         licenses=licenses,
         tam=tam if tam is not None else account.tam,
     )
+    try:
+        with transaction.atomic():
+            journey.save()
+    except IntegrityError:
+        # Another request started the same journey after the caller's check.
+        if not Journey.objects.filter(account=account, transaction_date=transaction_date, kind=kind).exists():
+            raise
+        raise ValidationError({"transaction_date": DUPLICATE_JOURNEY}) from None
     journey.products.set(products)
     tasks = []
     for playbook in matching_playbooks(account_segment(account), products):

@@ -7,7 +7,6 @@ form, calls a service and redirects.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +16,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from . import selectors, services
 from .exports import write_report
 from .forms import (
-    DUPLICATE_JOURNEY,
     MilestoneForm,
     PlaybookForm,
     PlaybookTaskFormSet,
@@ -140,11 +138,8 @@ def start_journey(request):
                 products=data["products"],
                 tam=None if request.user.sees_all_accounts else request.user,
             )
-        except IntegrityError:
-            # Another request started the same journey after this form's check.
-            if not form.duplicates_journey():
-                raise
-            form.add_error("transaction_date", DUPLICATE_JOURNEY)
+        except ValidationError as error:
+            form.add_error(None, error)
         else:
             messages.success(request, f"Journey started with {journey.tasks.count()} onboarding tasks.")
             return redirect("journeys:journey", pk=journey.pk)
