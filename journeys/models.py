@@ -197,6 +197,13 @@ class PlaybookTask(models.Model):
 
     class Meta:
         ordering = ["playbook", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(due_offset_days__lte=MAX_DUE_OFFSET_DAYS),
+                name="playbooktask_due_offset_max",
+                violation_error_message=f"Enter a due offset of at most {MAX_DUE_OFFSET_DAYS:,} days.",
+            )
+        ]
 
     def __str__(self):
         return self.title
