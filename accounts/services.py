@@ -320,16 +320,28 @@ def _create_missing_tams(stage: StagingTable) -> list[str]:
 
 
 def _tam_ids(stage: StagingTable) -> dict[str, int]:
-    """Map each e-mail address in the file to a user: by e-mail first, then by username; the lowest id wins."""
+    """Map each e-mail address in the file to a user.
+
+    An active TAM comes before any other user with the address, so that a
+    departed user who kept it does not stand in the way of the TAM who holds it
+    now. Then a match by e-mail comes before one by username, and the lowest id
+    wins.
+    """
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT tam_email FROM {stage.name} WHERE tam_email IS NOT NULL")
         emails = [row[0] for row in cursor.fetchall()]
-    users = {}
-    by_username = User.objects.annotate(key=Lower("username")).filter(key__in=emails).order_by("-id")
-    by_email = User.objects.annotate(key=Lower("email")).filter(key__in=emails).order_by("-id")
-    for queryset in (by_username, by_email):
-        users.update(queryset.values_list("key", "id"))
-    return users
+    found: dict[str, list[tuple[int, int]]] = {}
+    by_email = User.objects.annotate(key=Lower("email")).filter(key__in=emails)
+    by_username = User.objects.annotate(key=Lower("username")).filter(key__in=emails)
+    for rank, queryset in enumerate((by_email, by_username)):
+        for email, user_id in queryset.values_list("key", "id"):
+            found.setdefault(email, []).append((rank, user_id))
+    user_ids = {user_id for matches in found.values() for _, user_id in matches}
+    active = set(new_tams().filter(pk__in=user_ids).values_list("pk", flat=True))
+    return {
+        email: min(matches, key=lambda match: (match[1] not in active, match[0], match[1]))[1]
+        for email, matches in found.items()
+    }
 
 
 def _accounts_with_new_tam(stage: StagingTable) -> list[int]:

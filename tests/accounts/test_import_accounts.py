@@ -221,6 +221,18 @@ def test_departed_tam_rejected_for_other_account(tmp_path, db):
     assert "line 2" not in message
 
 
+def test_active_tam_wins_shared_address(tmp_path, db):
+    UserFactory(username="left", email="shared@example.com", role=Role.TAM, is_active=False)
+    UserFactory(username="manager", email="shared@example.com", role=Role.MANAGER)
+    holder = UserFactory(username="holder", email="Shared@example.com", role=Role.TAM)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,shared@example.com\n")
+
+    call_command("import_accounts", path)
+
+    assert Account.objects.get(external_id="A").tam == holder
+    assert not User.objects.filter(username="shared@example.com").exists()
+
+
 def test_rejection_records_run_and_creates_no_user(tmp_path, db):
     path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,new@example.com\nA,Two,,SMB,\n")
     with pytest.raises(CommandError):
