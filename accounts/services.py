@@ -143,6 +143,16 @@ def import_accounts(
             raise ImportRejected(errors)
 
         with report_lock():
+            if "tam_email" in present:
+                # The import may have waited for the lock behind another import or a recompute while a TAM left.
+                _check_tams(stage, errors)
+                if errors:
+                    logger.info(
+                        "import run %s rejected: %d rows name a user who stopped being an active TAM before the write",
+                        import_run_id,
+                        errors.count,
+                    )
+                    raise ImportRejected(errors)
             created_emails = _create_missing_tams(stage) if "tam_email" in present else []
             with StagingTable(TAMS_TABLE, TAMS_COLUMNS, indexes=("email",)) as tams:
                 if "tam_email" in present:
@@ -374,7 +384,7 @@ def _chosen_tam_sql(current_tam: str | None) -> str:
     first = f"(SELECT t.user_id FROM {TAMS_TABLE} t WHERE t.email = s.tam_email AND t.preference = 0)"
     if current_tam is None:
         return first
-    # SQLite rejects a reference to the outer query in a subquery's ORDER BY, so two lookups replace one sort.
+    # SQLite (3.40) rejects a reference to the outer query in a subquery's ORDER BY, so two lookups replace a sort.
     current = (
         f"(SELECT t.user_id FROM {TAMS_TABLE} t "
         f"WHERE t.email = s.tam_email AND t.user_id = {current_tam} AND t.can_stay = 1)"

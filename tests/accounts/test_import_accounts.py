@@ -1,10 +1,12 @@
 """The accounts import: import_accounts command and accounts.services.import_accounts."""
 
+import contextlib
 import datetime
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts import services
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
 from accounts.services import find_cycles, import_accounts, refresh_ultimate_parents
@@ -296,6 +298,26 @@ def test_shared_address_rejected_for_other_account(tmp_path, db):
 
     assert "line 3, column tam_email, value 'ana@example.com': user boss is not an active TAM" in message
     assert "line 2" not in message
+
+
+def test_tam_deactivated_while_waiting_for_lock(tmp_path, db, monkeypatch):
+    leaving = UserFactory(username="leaving", role=Role.TAM)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,leaving@example.com\nB,Two,,SMB,new@example.com\n")
+    real_lock = services.report_lock
+
+    @contextlib.contextmanager
+    def lock_taken_after_deactivation():
+        # The import waited for the lock behind another import while an admin deactivated the TAM.
+        User.objects.filter(pk=leaving.pk).update(is_active=False)
+        with real_lock():
+            yield
+
+    monkeypatch.setattr(services, "report_lock", lock_taken_after_deactivation)
+
+    message = run_rejected(path)
+
+    assert "line 2, column tam_email, value 'leaving@example.com': user leaving is not an active TAM" in message
+    assert "line 3" not in message
 
 
 def test_rejection_records_run_and_creates_no_user(tmp_path, db):
