@@ -355,6 +355,8 @@ def _tam_candidates(stage: StagingTable) -> dict[str, list[_TamCandidate]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT tam_email FROM {stage.name} WHERE tam_email IS NOT NULL")
         emails = [row[0] for row in cursor.fetchall()]
+    # NOTE: SQLite's lower() folds only ASCII letters, so there a stored address with an upper-case
+    # non-ASCII letter, as in an internationalized domain, matches no row; _create_missing_tams then adds a TAM.
     # For each address, the users who have it and how: 0 by e-mail, 1 by username only.
     matches: dict[str, dict[int, int]] = {}
     by_email = User.objects.annotate(key=Lower("email")).filter(key__in=emails)
