@@ -86,7 +86,11 @@ STAGE_COLUMNS = [
     ("segment", "varchar(20)"),
     ("tam_email", "varchar(254)"),
 ]
+# Every user who has an address of the file. `preference` is the user's place in the order of
+# _tam_candidates, 0 for the first. `can_stay` is 1 when the user is an active TAM as the first one is, or
+# when neither is: such a user stays the TAM of an account they already own.
 TAMS_TABLE = "tamarind_stage_tams"
+TAMS_COLUMNS = [("email", "varchar(254)"), ("user_id", "bigint"), ("preference", "integer"), ("can_stay", "smallint")]
 
 
 def import_accounts(
@@ -139,11 +143,23 @@ def import_accounts(
             raise ImportRejected(errors)
 
         with report_lock():
+            if "tam_email" in present:
+                # The import may have waited for the lock behind another import or a recompute while a TAM left.
+                _check_tams(stage, errors)
+                if errors:
+                    logger.info(
+                        "import run %s rejected: %d rows name a user who stopped being an active TAM before the write",
+                        import_run_id,
+                        errors.count,
+                    )
+                    raise ImportRejected(errors)
             created_emails = _create_missing_tams(stage) if "tam_email" in present else []
-            with StagingTable(TAMS_TABLE, [("email", "varchar(254)"), ("user_id", "bigint")]) as tams:
+            with StagingTable(TAMS_TABLE, TAMS_COLUMNS, indexes=("email",)) as tams:
                 if "tam_email" in present:
-                    for email, user_id in _tam_ids(stage).items():
-                        tams.add((email, user_id))
+                    for email, users in _tam_candidates(stage).items():
+                        for preference, user in enumerate(users):
+                            can_stay = user.active_tam == users[0].active_tam
+                            tams.add((email, user.user_id, preference, int(can_stay)))
                 tams.close_loading()
                 new_tam_accounts = _accounts_with_new_tam(stage) if "tam_email" in present else []
                 created = _write_accounts(stage, present)
@@ -220,13 +236,13 @@ def _check_tams(stage: StagingTable, errors: ErrorCollector) -> None:
     TAM moves no journey, so it passes even when that TAM has left, as the
     admin's account form allows.
     """
-    user_ids = _tam_ids(stage)
-    active_tams = set(new_tams().filter(pk__in=user_ids.values()).values_list("pk", flat=True))
-    others = {email: user_id for email, user_id in user_ids.items() if user_id not in active_tams}
-    if not others:
+    # Every row that names an address of an active TAM gets that TAM, so only the other addresses can fail.
+    without_tam = {email: users for email, users in _tam_candidates(stage).items() if not users[0].active_tam}
+    if not without_tam:
         return
-    names = dict(User.objects.filter(pk__in=others.values()).values_list("pk", "username"))
-    emails = sorted(others)
+    first_ids = [users[0].user_id for users in without_tam.values()]
+    names = dict(User.objects.filter(pk__in=first_ids).values_list("pk", "username"))
+    emails = sorted(without_tam)
     for start in range(0, len(emails), 500):
         chunk = emails[start : start + 500]
         placeholders = ", ".join(["%s"] * len(chunk))
@@ -237,10 +253,11 @@ def _check_tams(stage: StagingTable, errors: ErrorCollector) -> None:
                 chunk,
             )
             for line, email, current_tam_id in cursor.fetchall():
-                if current_tam_id == others[email]:
+                users = without_tam[email]
+                if current_tam_id in {user.user_id for user in users}:
                     continue
                 reason = (
-                    f"user {names[others[email]]} is not an active TAM; "
+                    f"user {names[users[0].user_id]} is not an active TAM; "
                     "give an active TAM's address, or leave the cell empty for no TAM"
                 )
                 errors.add(line, "tam_email", email, reason)
@@ -319,29 +336,62 @@ def _create_missing_tams(stage: StagingTable) -> list[str]:
     return missing
 
 
-def _tam_ids(stage: StagingTable) -> dict[str, int]:
-    """Map each e-mail address in the file to a user.
+@dataclasses.dataclass(frozen=True)
+class _TamCandidate:
+    """A user who has an e-mail address of the file, as e-mail address or as username."""
 
-    An active TAM comes before any other user with the address, so that a
-    departed user who kept it does not stand in the way of the TAM who holds it
-    now. Then a match by e-mail comes before one by username, and the lowest id
-    wins.
+    user_id: int
+    active_tam: bool
+
+
+def _tam_candidates(stage: StagingTable) -> dict[str, list[_TamCandidate]]:
+    """Return the users who have each e-mail address of the file, in any letter case, best first.
+
+    Active TAMs come first, so that a departed user who kept an address does
+    not stand in the way of the TAM who uses it now. Then a match by e-mail
+    comes before one by username, and then the lowest id. The account's
+    current TAM goes before the others of its kind (see _chosen_tam_sql).
     """
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT tam_email FROM {stage.name} WHERE tam_email IS NOT NULL")
         emails = [row[0] for row in cursor.fetchall()]
-    found: dict[str, list[tuple[int, int]]] = {}
+    # NOTE: SQLite's lower() folds only ASCII letters, so there a stored address with an upper-case
+    # non-ASCII letter, as in an internationalized domain, matches no row; _create_missing_tams then adds a TAM.
+    # For each address, the users who have it and how: 0 by e-mail, 1 by username only.
+    matches: dict[str, dict[int, int]] = {}
     by_email = User.objects.annotate(key=Lower("email")).filter(key__in=emails)
     by_username = User.objects.annotate(key=Lower("username")).filter(key__in=emails)
-    for rank, queryset in enumerate((by_email, by_username)):
+    for match_rank, queryset in enumerate((by_email, by_username)):
         for email, user_id in queryset.values_list("key", "id"):
-            found.setdefault(email, []).append((rank, user_id))
-    user_ids = {user_id for matches in found.values() for _, user_id in matches}
+            matches.setdefault(email, {}).setdefault(user_id, match_rank)
+
+    user_ids = {user_id for users in matches.values() for user_id in users}
     active = set(new_tams().filter(pk__in=user_ids).values_list("pk", flat=True))
-    return {
-        email: min(matches, key=lambda match: (match[1] not in active, match[0], match[1]))[1]
-        for email, matches in found.items()
-    }
+    candidates = {}
+    for email, users in matches.items():
+        ordered = sorted(users, key=lambda user_id: (user_id not in active, users[user_id], user_id))
+        candidates[email] = [_TamCandidate(user_id, user_id in active) for user_id in ordered]
+    return candidates
+
+
+def _chosen_tam_sql(current_tam: str | None) -> str:
+    """Return a scalar subquery that picks, from TAMS_TABLE, the TAM that the staged row `s` gives its account.
+
+    `current_tam` is the SQL expression of the account's TAM id, or None for a
+    new account. The current TAM stays when it has the address, unless it is
+    not an active TAM and an active TAM has the address, so that importing the
+    same file again moves no account. Otherwise the first candidate of
+    _tam_candidates takes the account.
+    """
+    first = f"(SELECT t.user_id FROM {TAMS_TABLE} t WHERE t.email = s.tam_email AND t.preference = 0)"
+    if current_tam is None:
+        return first
+    # SQLite (3.40) rejects a reference to the outer query in a subquery's ORDER BY, so two lookups replace a sort.
+    current = (
+        f"(SELECT t.user_id FROM {TAMS_TABLE} t "
+        f"WHERE t.email = s.tam_email AND t.user_id = {current_tam} AND t.can_stay = 1)"
+    )
+    return f"COALESCE({current}, {first})"
 
 
 def _accounts_with_new_tam(stage: StagingTable) -> list[int]:
@@ -356,8 +406,7 @@ def _accounts_with_new_tam(stage: StagingTable) -> list[int]:
             f"""
             SELECT a.id FROM {ACCOUNT} a
             JOIN {stage.name} s ON s.external_id = a.external_id
-            JOIN {TAMS_TABLE} t ON t.email = s.tam_email
-            WHERE a.tam_id IS NULL OR a.tam_id <> t.user_id"""
+            WHERE s.tam_email IS NOT NULL AND (a.tam_id IS NULL OR a.tam_id <> {_chosen_tam_sql("a.tam_id")})"""
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -372,12 +421,11 @@ def _uploader(import_run_id: int | None) -> User | None:
 
 def _write_accounts(stage: StagingTable, present: set[str]) -> int:
     """Insert the new accounts, update the existing ones and set parents; return how many were created."""
-    tam_select = f"SELECT t.user_id FROM {TAMS_TABLE} t WHERE t.email = s.tam_email"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {ACCOUNT} (external_id, name, segment, tam_id)
-            SELECT s.external_id, s.name, COALESCE(s.segment, ''), ({tam_select})
+            SELECT s.external_id, s.name, COALESCE(s.segment, ''), {_chosen_tam_sql(None)}
             FROM {stage.name} s
             WHERE NOT EXISTS (SELECT 1 FROM {ACCOUNT} a WHERE a.external_id = s.external_id)"""
         )
@@ -388,7 +436,7 @@ def _write_accounts(stage: StagingTable, present: set[str]) -> int:
         if "segment" in present:
             assignments.append(f"segment = (SELECT COALESCE(s.segment, '') {row_of_account})")
         if "tam_email" in present:
-            assignments.append(f"tam_id = (SELECT ({tam_select}) {row_of_account})")
+            assignments.append(f"tam_id = (SELECT {_chosen_tam_sql(f'{ACCOUNT}.tam_id')} {row_of_account})")
         if "parent_account_id" in present:
             assignments.append(
                 f"parent_id = (SELECT p.id FROM {stage.name} s JOIN {ACCOUNT} p ON p.external_id = s.parent_ext "

@@ -233,6 +233,8 @@ class PlaybookTaskFormSetHelper(FormHelper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.form_tag = False
+        # The table template names the table "playbook-tasks_table" after it, and site.css sets its minimum width.
+        self.form_id = "playbook-tasks"
         self.template = "bootstrap5/table_inline_formset.html"
 
 

@@ -1,12 +1,17 @@
 """The accounts import: import_accounts command and accounts.services.import_accounts."""
 
+import contextlib
+import datetime
+
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts import services
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
 from accounts.services import find_cycles, import_accounts, refresh_ultimate_parents
 from common.csvimport import ImportRejected
+from journeys.services import start_journey
 from retention.models import ImportRun, ImportStatus
 from tests.factories import AccountFactory, UserFactory
 
@@ -231,6 +236,88 @@ def test_active_tam_wins_shared_address(tmp_path, db):
 
     assert Account.objects.get(external_id="A").tam == holder
     assert not User.objects.filter(username="shared@example.com").exists()
+
+
+def test_active_tam_by_username_wins_any_case(tmp_path, db):
+    UserFactory(username="left", email="shared@example.com", role=Role.TAM, is_active=False)
+    holder = UserFactory(username="Shared@Example.COM", email="", role=Role.TAM)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,SHARED@example.com\n")
+
+    call_command("import_accounts", path)
+
+    assert Account.objects.get(external_id="A").tam == holder
+
+
+def test_email_match_wins_over_username_match(tmp_path, db):
+    UserFactory(username="ana@example.com", email="", role=Role.TAM)
+    by_email = UserFactory(username="ana", email="ana@example.com", role=Role.TAM)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,ana@example.com\n")
+
+    call_command("import_accounts", path)
+
+    assert Account.objects.get(external_id="A").tam == by_email
+
+
+def test_reimport_keeps_current_tam_sharing_address(tmp_path, db):
+    UserFactory(username="first", email="team@example.com", role=Role.TAM)
+    current = UserFactory(username="current", email="team@example.com", role=Role.TAM)
+    account = AccountFactory(external_id="A", name="One", tam=current)
+    journey = start_journey(account=account, transaction_date=datetime.date(2024, 1, 1), licenses=10)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One renamed,,SMB,team@example.com\n")
+
+    summary = import_accounts(path)
+
+    account.refresh_from_db()
+    journey.refresh_from_db()
+    assert account.name == "One renamed"
+    assert account.tam == current
+    assert journey.tam == current
+    assert summary["journeys_reassigned"] == 0
+
+
+def test_departed_current_tam_kept_beside_manager(tmp_path, db):
+    UserFactory(username="boss", email="ana@example.com", role=Role.MANAGER)
+    departed = UserFactory(username="ana", email="ana@example.com", role=Role.TAM, is_active=False)
+    AccountFactory(external_id="A", name="One", tam=departed)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One renamed,,SMB,ana@example.com\n")
+
+    call_command("import_accounts", path)
+
+    account = Account.objects.get(external_id="A")
+    assert account.name == "One renamed"
+    assert account.tam == departed
+
+
+def test_shared_address_rejected_for_other_account(tmp_path, db):
+    UserFactory(username="boss", email="ana@example.com", role=Role.MANAGER)
+    departed = UserFactory(username="ana", email="ana@example.com", role=Role.TAM, is_active=False)
+    AccountFactory(external_id="A", name="One", tam=departed)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,ana@example.com\nB,Two,,SMB,ana@example.com\n")
+
+    message = run_rejected(path)
+
+    assert "line 3, column tam_email, value 'ana@example.com': user boss is not an active TAM" in message
+    assert "line 2" not in message
+
+
+def test_tam_deactivated_while_waiting_for_lock(tmp_path, db, monkeypatch):
+    leaving = UserFactory(username="leaving", role=Role.TAM)
+    path = write_csv(tmp_path / "a.csv", HEADER + "A,One,,SMB,leaving@example.com\nB,Two,,SMB,new@example.com\n")
+    real_lock = services.report_lock
+
+    @contextlib.contextmanager
+    def lock_taken_after_deactivation():
+        # The import waited for the lock behind another import while an admin deactivated the TAM.
+        User.objects.filter(pk=leaving.pk).update(is_active=False)
+        with real_lock():
+            yield
+
+    monkeypatch.setattr(services, "report_lock", lock_taken_after_deactivation)
+
+    message = run_rejected(path)
+
+    assert "line 2, column tam_email, value 'leaving@example.com': user leaving is not an active TAM" in message
+    assert "line 3" not in message
 
 
 def test_rejection_records_run_and_creates_no_user(tmp_path, db):

@@ -1,4 +1,5 @@
-"""In headless Chromium: a TAM records a kickoff and closes every task; a manager opens the report."""
+"""In headless Chromium: a TAM records a kickoff and closes every task, a manager opens the report,
+and a CS admin edits a playbook on a phone."""
 
 import datetime
 import os
@@ -121,3 +122,28 @@ def test_manager_opens_time_to_value_report(live_server, browser):
     datasets = page.evaluate("Chart.getChart(document.getElementById('ttv-chart')).data.datasets.length")
     assert datasets == 5
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_playbook_fields_and_errors_fit_phone(live_server, browser):
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    task = PlaybookTaskFactory(playbook__product=ProductFactory(name="Premium"), title="Kickoff", due_offset_days=3)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    _log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/journeys/playbooks/{task.playbook_id}/")
+    page.fill("input[name=tasks-0-due_offset_days]", "3651")
+    page.click("text=Save playbook")
+    page.wait_for_load_state()
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Each field shows its value, not a sliver of it, because the table scrolls inside its card instead.
+    assert page.locator("input[name=tasks-0-title]").bounding_box()["width"] >= 150
+    assert page.locator("select[name=tasks-0-owner_side]").bounding_box()["width"] >= 110
+    assert page.locator("input[name=tasks-0-due_offset_days]").bounding_box()["width"] >= 100
+    errors = page.locator("#playbook-task-errors")
+    assert "Task 1, Due offset days: Ensure this value is less than or equal to 3650." in errors.inner_text()
+    box = errors.bounding_box()
+    assert box["x"] + box["width"] <= 390
+    task.refresh_from_db()
+    assert task.due_offset_days == 3

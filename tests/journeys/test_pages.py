@@ -323,6 +323,8 @@ def test_playbook_offset_beyond_ten_years_rejected(login, tam, journey):
     assert response.status_code == 400
     errors = response.context["formset"].forms[0].errors
     assert errors["due_offset_days"] == ["Ensure this value is less than or equal to 3650."]
+    # The list above the table repeats the message, because on a phone the table scrolls it out of view.
+    assert "Task 1, Due offset days: Ensure this value is less than or equal to 3650." in response.text
     assert not Playbook.objects.filter(product=product).exists()
     started = start_journey(account=journey.account, transaction_date=D(2024, 6, 2), licenses=5, products=[product])
     assert started.tasks.count() == 0
