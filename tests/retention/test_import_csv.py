@@ -262,6 +262,9 @@ def test_date_and_month_year_limits():
         ("month,mrr\n2024-05,1.00\n2024-06,2.00,,\n", None),
         ("month\tmrr\n2024-05\t1.00\t\n", None),
         ('month,mrr\n2024-05,"1.00"\n', None),
+        ("month,mrr\n2024-05,1.00\r2024-06,2.00\n", None),
+        ("month,mrr\r\n2024-05,1.00\r\n2024-06,2.00\r", None),
+        ("month,mrr\n2024-05,1.00\x00\n", None),
     ],
 )
 def test_plain_row_count_needs_header_width(tmp_path, text, expected):
