@@ -3,27 +3,16 @@
 import datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from journeys.models import MAX_DUE_OFFSET_DAYS, PlaybookTask
 from journeys.services import start_journey
 from tests.factories import AccountFactory
+from tests.migrations import latest, migrate
 
 from .factories import PlaybookFactory, PlaybookTaskFactory
 
 BEFORE_LIMIT = [("journeys", "0004_playbook_task_due_offset_max")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-def latest():
-    executor = MigrationExecutor(connection)
-    return [key for key in executor.loader.graph.leaf_nodes() if key[0] == "journeys"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -31,11 +20,11 @@ def test_stored_offsets_brought_to_limit():
     migrate(BEFORE_LIMIT)
     try:
         playbook = PlaybookFactory()
-        # Stored as before the limit existed: the factory skips the form's validators.
+        # The factory skips the form's validators, as every save did before the limit existed.
         beyond = PlaybookTaskFactory(playbook=playbook, title="Renewal review", due_offset_days=99_999_999)
         within = PlaybookTaskFactory(playbook=playbook, title="Kickoff", due_offset_days=14)
     finally:
-        migrate(latest())
+        migrate(latest("journeys"))
 
     assert PlaybookTask.objects.get(pk=beyond.pk).due_offset_days == MAX_DUE_OFFSET_DAYS
     assert PlaybookTask.objects.get(pk=within.pk).due_offset_days == 14

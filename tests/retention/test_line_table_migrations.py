@@ -4,7 +4,8 @@ import datetime
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations import latest, migrate
 
 BEFORE = [("retention", "0010_tam_totals_and_customer_blocks")]
 LINES = [
@@ -13,17 +14,6 @@ LINES = [
     (datetime.date(2024, 2, 1), "Seats", 1, -500, "trueup", 8),
 ]
 COLUMNS = "month, product, quantity, mrr, charge_type, subscription_id"
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-def latest():
-    executor = MigrationExecutor(connection)
-    return [key for key in executor.loader.graph.leaf_nodes() if key[0] == "retention"]
 
 
 def stored_lines():
@@ -72,7 +62,7 @@ def test_line_table_migrations_both_ways():
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO retention_mrrline ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", LINES)
 
-        migrate(latest())
+        migrate(latest("retention"))
         assert stored_lines() == LINES
         assert "id" not in column_names()
         if connection.vendor == "postgresql":
@@ -88,4 +78,4 @@ def test_line_table_migrations_both_ways():
         assert "id" in column_names()
         assert partitions() == []
     finally:
-        migrate(latest())
+        migrate(latest("retention"))
