@@ -86,9 +86,9 @@ STAGE_COLUMNS = [
     ("segment", "varchar(20)"),
     ("tam_email", "varchar(254)"),
 ]
-# Every user who has an address of the file. `preference` is the user's place in the order of
+# One row for every user who has an address of the file. `preference` is the user's place in the order of
 # _tam_candidates, 0 for the first. `can_stay` is 1 when the user is an active TAM as the first one is, or
-# when neither is: such a user stays the TAM of an account they already own.
+# when neither is an active TAM, and such a user stays the TAM of an account they already own.
 TAMS_TABLE = "tamarind_stage_tams"
 TAMS_COLUMNS = [("email", "varchar(254)"), ("user_id", "bigint"), ("preference", "integer"), ("can_stay", "smallint")]
 
@@ -355,8 +355,9 @@ def _tam_candidates(stage: StagingTable) -> dict[str, list[_TamCandidate]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT tam_email FROM {stage.name} WHERE tam_email IS NOT NULL")
         emails = [row[0] for row in cursor.fetchall()]
-    # NOTE: SQLite's lower() folds only ASCII letters, so there a stored address with an upper-case
-    # non-ASCII letter, as in an internationalized domain, matches no row; _create_missing_tams then adds a TAM.
+    # NOTE: SQLite's lower() folds only ASCII letters. There a stored address with an upper-case non-ASCII
+    # letter, as in an internationalized domain, matches no row, and _create_missing_tams adds a second TAM.
+
     # For each address, the users who have it and how: 0 by e-mail, 1 by username only.
     matches: dict[str, dict[int, int]] = {}
     by_email = User.objects.annotate(key=Lower("email")).filter(key__in=emails)
