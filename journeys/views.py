@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_tables2 import RequestConfig
 
 from . import selectors, services
 from .exports import write_report
@@ -83,7 +84,8 @@ def my_accounts(request):
     rows = selectors.my_open_journeys(request.user, today)
     states = plan_states({row.journey.account_id for row in rows})
     table = OpenJourneyTable(rows, show_tam=request.user.sees_all_accounts, plan_states=states)
-    table.paginate(page=request.GET.get("page", 1), per_page=50)
+    # RequestConfig applies the column headers' ?sort= and shows the first or last page for a page number out of range.
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
     context = {"table": table, "count": len(rows), "sees_all": request.user.sees_all_accounts}
     return render(request, "journeys/my_accounts.html", context)
 

@@ -328,3 +328,27 @@ def test_playbook_offset_beyond_ten_years_rejected(login, tam, journey):
     assert not Playbook.objects.filter(product=product).exists()
     started = start_journey(account=journey.account, transaction_date=D(2024, 6, 2), licenses=5, products=[product])
     assert started.tasks.count() == 0
+
+
+@pytest.mark.parametrize("page", ["abc", "-1", "0", "99999"])
+def test_my_accounts_odd_page_number(login, journey, page):
+    response = login("tam").get("/journeys/", {"page": page})
+
+    assert response.status_code == 200
+    assert "Globex" in response.content.decode()
+
+
+def test_my_accounts_sorts_by_column(login, journey, tam):
+    start_journey(account=AccountFactory(tam=tam, name="Acme"), transaction_date=D(2024, 5, 1), licenses=5)
+    start_journey(account=AccountFactory(tam=tam, name="Zenith"), transaction_date=D(2024, 4, 1), licenses=5)
+    client = login("tam")
+
+    by_name = client.get("/journeys/", {"sort": "account"}).context["table"]
+    by_name_descending = client.get("/journeys/", {"sort": "-account"}).context["table"]
+
+    assert [row.record.journey.account.name for row in by_name.paginated_rows] == ["Acme", "Globex", "Zenith"]
+    assert [row.record.journey.account.name for row in by_name_descending.paginated_rows] == [
+        "Zenith",
+        "Globex",
+        "Acme",
+    ]
