@@ -70,6 +70,10 @@ def _render_journey(request, journey, *, milestone_form=None, task_form=None, st
         "tasks": _task_forms(journey, today, task_form),
         "can_change": can_change,
         "form": milestone_form or MilestoneForm(journey=journey, today=today, has_tasks=has_tasks),
+        # The rejected form's errors are repeated at the top of the page. Its fields sit screens further down,
+        # and on a phone a task's fields sit in the part of the table that is scrolled out of view.
+        "rejected_form": milestone_form or task_form,
+        "rejected_task": task_form.task if task_form is not None else None,
         "history": selectors.journey_history(journey),
         "products": journey.products.all(),
     }

@@ -1,6 +1,7 @@
 """Every journey page as owning TAM, other TAM, manager, CS admin and anonymous, and what the pages store."""
 
 import datetime
+import re
 
 import pytest
 
@@ -352,3 +353,34 @@ def test_my_accounts_sorts_by_column(login, journey, tam):
         "Globex",
         "Acme",
     ]
+
+
+def _notice_items(body: str) -> list[str]:
+    """Return the items of the notice of a rejected form, which sits above the milestone table."""
+    notice = body[body.index('id="not-saved"') : body.index("</div>", body.index('id="not-saved"'))]
+    return [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", notice, re.S)]
+
+
+def test_rejected_milestones_noticed_at_top(login, journey):
+    response = login("tam").post(f"/journeys/{journey.pk}/", {"kickoff_date": "2024-05-31"})
+
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.index('id="not-saved"') < body.index('id="milestones"')
+    assert "The milestones were not saved" in body
+    assert _notice_items(body) == ["Kickoff: The date 2024-05-31 is before the transaction date 2024-06-01."]
+
+
+def test_rejected_task_noticed_at_top(login, journey):
+    task = journey.tasks.get(title="Train")
+    prefix = f"task-{task.pk}"
+
+    response = login("tam").post(
+        f"/journeys/{journey.pk}/tasks/{task.pk}/", {f"{prefix}-status": "done", f"{prefix}-closed_on": "2024-07-01"}
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.index('id="not-saved"') < body.index('id="milestones"')
+    assert "The task “Train” was not saved" in body
+    assert _notice_items(body) == ["Closed on: The date 2024-07-01 is in the future; today is 2024-06-30."]
