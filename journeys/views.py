@@ -149,7 +149,8 @@ def start_journey(request):
         else:
             messages.success(request, f"Journey started with {journey.tasks.count()} onboarding tasks.")
             return redirect("journeys:journey", pk=journey.pk)
-    return render(request, "journeys/start.html", {"form": form})
+    context = {"form": form, "has_accounts": form.fields["account"].queryset.exists()}
+    return render(request, "journeys/start.html", context)
 
 
 @require_safe

@@ -384,3 +384,22 @@ def test_rejected_task_noticed_at_top(login, journey):
     assert body.index('id="not-saved"') < body.index('id="milestones"')
     assert "The task “Train” was not saved" in body
     assert _notice_items(body) == ["Closed on: The date 2024-07-01 is in the future; today is 2024-06-30."]
+
+
+def test_start_journey_without_accounts_explains(login, tam):
+    response = login("tam").get("/journeys/start/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="no-accounts"' in body
+    assert "You own no accounts yet" in body
+    assert 'name="account"' not in body
+
+
+def test_start_journey_with_accounts_shows_form(login, tam):
+    AccountFactory(tam=tam)
+
+    body = login("tam").get("/journeys/start/").content.decode()
+
+    assert 'id="no-accounts"' not in body
+    assert 'name="account"' in body
