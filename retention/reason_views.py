@@ -99,6 +99,8 @@ def reasons(request):
         "csv_url": _month_url("retention:reasons_csv", month, filters) if breakdown else None,
         "month_url": _month_url("retention:month", month, filters) if in_span else None,
         "sees_all": request.user.sees_all_accounts,
+        # Called by the template only when the month has data, as on the overview.
+        "owns_accounts": lambda: request.user.sees_all_accounts or request.user.accounts.exists(),
     }
     return render(request, "retention/reasons.html", context)
 
