@@ -104,6 +104,11 @@ class OpenJourneyRow:
     def next_is_overdue(self) -> bool:
         return self.next_milestone in self.overdue
 
+    @property
+    def next_milestone_position(self) -> int:
+        """The next milestone's place in the usual order, which My accounts sorts by instead of its name."""
+        return list(Milestone).index(self.next_milestone)
+
 
 def next_milestone(journey: Journey) -> Milestone | None:
     """Return the first milestone in the usual order that is not reached yet."""

@@ -403,3 +403,31 @@ def test_start_journey_with_accounts_shows_form(login, tam):
 
     assert 'id="no-accounts"' not in body
     assert 'name="account"' in body
+
+
+def test_my_accounts_milestone_sort_order(login, tam):
+    # Each journey has reached the milestones before the one named, so that one is its next milestone.
+    reached = {
+        "Kickoff": {},
+        "First Value": {"kickoff_date": D(2024, 6, 2), "onboarding_date": D(2024, 6, 3)}
+        | {"infrastructure_ready_date": D(2024, 6, 4), "infrastructure_type": "saas"},
+        "Onboarding": {"kickoff_date": D(2024, 6, 2)},
+    }
+    for name, dates in reached.items():
+        journey = start_journey(account=AccountFactory(tam=tam, name=name), transaction_date=D(2024, 6, 1), licenses=5)
+        journey_services.record_milestones(journey, dates)
+    client = login("tam")
+
+    ascending = client.get("/journeys/", {"sort": "next_milestone"}).context["table"]
+    descending = client.get("/journeys/", {"sort": "-next_milestone"}).context["table"]
+
+    assert [row.record.next_milestone.label for row in ascending.paginated_rows] == [
+        "Kickoff",
+        "Onboarding",
+        "First Value",
+    ]
+    assert [row.record.next_milestone.label for row in descending.paginated_rows] == [
+        "First Value",
+        "Onboarding",
+        "Kickoff",
+    ]
