@@ -32,7 +32,7 @@ from .audit import record_journeys_import
 from .models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, JourneyTask, Milestone, Objective
 from .plan_selectors import objectives_govern_outcome
 from .rules import completion_date_problem, ten_percent_problem
-from .services import drop_reached_marks
+from .services import mark_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -329,5 +329,5 @@ def _write(stage: StagingTable) -> tuple[int, int]:
             journey.first_value_users = row["first_value_users"]
             journey.save()
             saved_ids.append(journey.pk)
-        drop_reached_marks(saved_ids)
+        mark_overdue(timezone.localdate(), journey_ids=saved_ids)
     return created, updated

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+from collections.abc import Collection
 
 from django.db.models import Case, F, Q, QuerySet, When
 
@@ -103,6 +104,11 @@ class OpenJourneyRow:
     def next_is_overdue(self) -> bool:
         return self.next_milestone in self.overdue
 
+    @property
+    def next_milestone_position(self) -> int:
+        """The next milestone's place in the usual order, which My accounts sorts by instead of its name."""
+        return list(Milestone).index(self.next_milestone)
+
 
 def next_milestone(journey: Journey) -> Milestone | None:
     """Return the first milestone in the usual order that is not reached yet."""
@@ -196,15 +202,19 @@ def journey_tasks(journey: Journey) -> QuerySet[JourneyTask]:
     return journey.tasks.order_by("position", "id")
 
 
-def overdue_milestones(today: datetime.date) -> dict[tuple[int, str], datetime.date]:
-    """Return {(journey id, milestone): target date} for every milestone unreached after its target date."""
+def overdue_milestones(
+    today: datetime.date, journey_ids: Collection[int] | None = None
+) -> dict[tuple[int, str], datetime.date]:
+    """Return {(journey id, milestone): target date} for every milestone unreached after its target date.
+
+    `journey_ids` limits the result to those journeys; None means every open journey.
+    """
     targets = target_days()
     overdue = {}
-    rows = (
-        open_journeys(Journey.objects.annotate(segment=SEGMENT_EXPRESSION))
-        .values("id", "transaction_date", "segment", *DATE_FIELDS)
-        .iterator(chunk_size=2000)
-    )
+    journeys = Journey.objects.annotate(segment=SEGMENT_EXPRESSION)
+    if journey_ids is not None:
+        journeys = journeys.filter(pk__in=journey_ids)
+    rows = open_journeys(journeys).values("id", "transaction_date", "segment", *DATE_FIELDS).iterator(chunk_size=2000)
     for row in rows:
         for milestone in Milestone:
             if row[milestone.date_field] is not None:

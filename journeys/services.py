@@ -18,7 +18,6 @@ from .models import (
     Journey,
     JourneyKind,
     JourneyTask,
-    Milestone,
     MilestoneTarget,
     OverdueMark,
     Playbook,
@@ -108,6 +107,7 @@ def start_journey(
     from .plan_services import mark_original_intent
 
     flagged = mark_original_intent(journey)
+    _sync_overdue_marks(journey)
     audit.record_journey_started(journey, tasks=len(tasks), objectives_flagged=flagged)
     logger.debug("journey %s started for account %s with %d tasks", journey.pk, account.pk, len(tasks))
     return journey
@@ -119,8 +119,9 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
 
     The onboarding date of a journey with tasks follows its tasks, and Outcome
     Achieved of a journey with original-intent objectives follows them, so
-    neither is taken from `values` then. Overdue marks of milestones that are now reached are
-    removed at once; the daily job adds marks.
+    neither is taken from `values` then. The journey's overdue marks are made to
+    match today at once, so a reached milestone loses its mark and a cleared one
+    past its target gets one.
     """
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
     before = {field: getattr(journey, field) for field in MILESTONE_FIELDS}
@@ -139,7 +140,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
     if changed:
         journey.save(update_fields=changed)
         audit.record_milestone_changes(journey, before)
-        _drop_reached_marks(journey)
+        _sync_overdue_marks(journey)
     return journey
 
 
@@ -176,7 +177,7 @@ def sync_onboarding(journey: Journey) -> None:
         journey.onboarding_date = completed
         journey.save(update_fields=["onboarding_date"])
         audit.record_milestone_changes(journey, before)
-        _drop_reached_marks(journey)
+        _sync_overdue_marks(journey)
 
 
 def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
@@ -186,7 +187,7 @@ def store_outcome_achieved(journey: Journey, day: datetime.date | None) -> None:
         journey.outcome_achieved_date = day
         journey.save(update_fields=["outcome_achieved_date"])
         audit.record_milestone_changes(journey, before)
-        _drop_reached_marks(journey)
+        _sync_overdue_marks(journey)
 
 
 @transaction.atomic
@@ -224,18 +225,9 @@ def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = 
     return moved
 
 
-def _drop_reached_marks(journey: Journey) -> None:
-    reached = [milestone for milestone in Milestone if journey.milestone_date(milestone) is not None]
-    OverdueMark.objects.filter(journey=journey, milestone__in=reached).delete()
-
-
-def drop_reached_marks(journey_ids: Collection[int]) -> int:
-    """Delete the overdue marks of milestones that the given journeys have reached; return how many."""
-    removed = 0
-    for milestone in Milestone:
-        reached = {f"journey__{milestone.date_field}__isnull": False}
-        removed += OverdueMark.objects.filter(journey_id__in=journey_ids, milestone=milestone, **reached).delete()[0]
-    return removed
+def _sync_overdue_marks(journey: Journey) -> None:
+    """Make the journey's overdue marks match today, as the daily job would, after its dates changed."""
+    mark_overdue(timezone.localdate(), journey_ids=[journey.pk])
 
 
 @transaction.atomic
@@ -261,16 +253,20 @@ def save_targets(days: dict[tuple[str, str], int], today: datetime.date) -> int:
     return changed
 
 
-def mark_overdue(today: datetime.date) -> dict:
+def mark_overdue(today: datetime.date, journey_ids: Collection[int] | None = None) -> dict:
     """Make the overdue marks match `today`: one per open milestone whose target date has passed.
 
     Marks of milestones reached since, or no longer past a changed target, are
     removed. Running it twice on the same day changes nothing the second time.
+    `journey_ids` limits the work to those journeys; None means every journey.
     """
-    due = overdue_milestones(today)
+    due = overdue_milestones(today, journey_ids)
     now = timezone.now()
+    marks = OverdueMark.objects.all()
+    if journey_ids is not None:
+        marks = marks.filter(journey_id__in=journey_ids)
     with transaction.atomic():
-        stored = {(mark.journey_id, mark.milestone): mark for mark in OverdueMark.objects.all()}
+        stored = {(mark.journey_id, mark.milestone): mark for mark in marks}
         stale = [mark.pk for key, mark in stored.items() if key not in due]
         OverdueMark.objects.filter(pk__in=stale).delete()
         for key, target_date in due.items():
@@ -288,7 +284,9 @@ def mark_overdue(today: datetime.date) -> dict:
             ignore_conflicts=True,
         )
     added = sum(1 for key in due if key not in stored)
-    logger.info("overdue marks for %s: %d open, %d added, %d removed", today, len(due), added, len(stale))
+    # Every milestone save marks its own journey, so only the run over every journey logs at INFO.
+    level = logging.INFO if journey_ids is None else logging.DEBUG
+    logger.log(level, "overdue marks for %s: %d open, %d added, %d removed", today, len(due), added, len(stale))
     return {"overdue": len(due), "added": added, "removed": len(stale)}
 
 

@@ -31,7 +31,7 @@ class OpenJourneyTable(tables.Table):
         order_by=_ordered("days_since_transaction"),
         attrs=NUMBER_ATTRS,
     )
-    next_milestone = tables.Column(verbose_name="Next milestone", order_by=_ordered("next_milestone"))
+    next_milestone = tables.Column(verbose_name="Next milestone", order_by=_ordered("next_milestone_position"))
     target = tables.DateColumn(
         format="Y-m-d", accessor="next_target_date", verbose_name="Target date", order_by=_ordered("next_target_date")
     )

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_tables2 import RequestConfig
 
 from . import selectors, services
 from .exports import write_report
@@ -69,6 +70,10 @@ def _render_journey(request, journey, *, milestone_form=None, task_form=None, st
         "tasks": _task_forms(journey, today, task_form),
         "can_change": can_change,
         "form": milestone_form or MilestoneForm(journey=journey, today=today, has_tasks=has_tasks),
+        # The rejected form's errors are repeated at the top of the page. Its fields sit screens further down,
+        # and on a phone a task's fields sit in the part of the table that is scrolled out of view.
+        "rejected_form": milestone_form or task_form,
+        "rejected_task": task_form.task if task_form is not None else None,
         "history": selectors.journey_history(journey),
         "products": journey.products.all(),
     }
@@ -83,7 +88,8 @@ def my_accounts(request):
     rows = selectors.my_open_journeys(request.user, today)
     states = plan_states({row.journey.account_id for row in rows})
     table = OpenJourneyTable(rows, show_tam=request.user.sees_all_accounts, plan_states=states)
-    table.paginate(page=request.GET.get("page", 1), per_page=50)
+    # RequestConfig applies the column headers' ?sort= and shows the first or last page for a page number out of range.
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
     context = {"table": table, "count": len(rows), "sees_all": request.user.sees_all_accounts}
     return render(request, "journeys/my_accounts.html", context)
 
@@ -143,7 +149,8 @@ def start_journey(request):
         else:
             messages.success(request, f"Journey started with {journey.tasks.count()} onboarding tasks.")
             return redirect("journeys:journey", pk=journey.pk)
-    return render(request, "journeys/start.html", {"form": form})
+    context = {"form": form, "has_accounts": form.fields["account"].queryset.exists()}
+    return render(request, "journeys/start.html", context)
 
 
 @require_safe

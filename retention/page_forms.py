@@ -7,7 +7,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Layout, Row
 from django import forms
 
-from common.months import format_month, parse_month
+from common.months import FIRST_YEAR, LAST_YEAR, format_month, parse_month
 
 from .models import Level, SegmentKey
 
@@ -89,7 +89,10 @@ class MonthField(forms.CharField):
         try:
             return parse_month(text)
         except ValueError as error:
-            raise forms.ValidationError("Enter a month as YYYY-MM, for example 2024-06.", code="invalid") from error
+            # The range is named because a well-formed month such as 1899-12 is rejected for its year alone.
+            raise forms.ValidationError(
+                f"Enter a month as YYYY-MM from {FIRST_YEAR}-01 to {LAST_YEAR}-12, for example 2024-06.", code="invalid"
+            ) from error
 
     def prepare_value(self, value):
         return format_month(value) if isinstance(value, datetime.date) else value

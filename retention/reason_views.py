@@ -86,6 +86,9 @@ def reasons(request):
     breakdown = (
         reason_selectors.reason_breakdown(request.user, month, filters.level, filters.segment) if in_span else None
     )
+    # A TAM without accounts gets a notice in place of the figures, so the chart's queries are left out.
+    owns_no_accounts = _owns_no_accounts(request.user, breakdown)
+    shows_chart = breakdown is not None and not owns_no_accounts
     context = {
         "form": form,
         "filters": filters,
@@ -95,12 +98,24 @@ def reasons(request):
         "breakdown": breakdown,
         "churn_rows": _figure_rows(breakdown, Category.CHURN, filters),
         "expansion_rows": _figure_rows(breakdown, Category.EXPANSION, filters),
-        "chart": _chart_data(request.user, month, filters, span) if breakdown else None,
+        "chart": _chart_data(request.user, month, filters, span) if shows_chart else None,
         "csv_url": _month_url("retention:reasons_csv", month, filters) if breakdown else None,
         "month_url": _month_url("retention:month", month, filters) if in_span else None,
         "sees_all": request.user.sees_all_accounts,
+        "owns_no_accounts": owns_no_accounts,
     }
     return render(request, "retention/reasons.html", context)
+
+
+def _owns_no_accounts(user, breakdown) -> bool:
+    """Return whether an empty breakdown is empty because the user is a TAM who owns no accounts.
+
+    Only a breakdown without any MRR leads to the query, so the page of a TAM with accounts makes none.
+    """
+    if breakdown is None or user.sees_all_accounts:
+        return False
+    empty = not (breakdown.churn or breakdown.expansion or breakdown.recurring_a or breakdown.recurring_b)
+    return empty and not user.accounts.exists()
 
 
 def _figure_rows(breakdown, category: Category, filters: RetentionFilters) -> list:

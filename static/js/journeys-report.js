@@ -23,7 +23,9 @@
       borderWidth: 2,
       pointRadius: 0,
       pointHitRadius: 6,
-      stepped: "after",
+      // With "before", Chart.js draws each segment flat at the earlier value and steps at the later point,
+      // so a curve drops on the day of the event (Chart.js 4 line option `stepped`).
+      stepped: "before",
       fill: false,
     };
   });

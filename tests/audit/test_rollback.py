@@ -91,10 +91,10 @@ def test_failing_audit_write_rolls_back_rate(cs_admin, monkeypatch):
 def test_failed_milestone_save_leaves_no_event(tam, monkeypatch):
     journey = JourneyFactory(account=AccountFactory(tam=tam))
 
-    def failing_drop(journey):
+    def failing_sync(journey):
         raise Boom
 
-    monkeypatch.setattr(journey_services, "_drop_reached_marks", failing_drop)
+    monkeypatch.setattr(journey_services, "_sync_overdue_marks", failing_sync)
 
     with pytest.raises(Boom), acting_as(tam):
         journey_services.record_milestones(journey, {"kickoff_date": datetime.date(2024, 1, 5)})

@@ -147,3 +147,53 @@ def test_playbook_fields_and_errors_fit_phone(live_server, browser):
     assert box["x"] + box["width"] <= 390
     task.refresh_from_db()
     assert task.due_offset_days == 3
+
+
+# Reads the canvas pixels around a point of the time-to-value chart, given in days and percent.
+CHART_PIXELS = """([days, percent]) => {
+  const canvas = document.getElementById('ttv-chart');
+  const chart = Chart.getChart(canvas);
+  const ratio = window.devicePixelRatio;
+  const x = Math.round(chart.scales.x.getPixelForValue(days) * ratio);
+  const y = Math.round(chart.scales.y.getPixelForValue(percent) * ratio);
+  const pixels = canvas.getContext('2d').getImageData(x, y - 2, 1, 5).data;
+  const colors = [];
+  for (let i = 0; i < pixels.length; i += 4) colors.push([pixels[i], pixels[i + 1], pixels[i + 2]]);
+  return colors;
+}"""
+KICKOFF_BLUE = (13, 110, 253)
+
+
+def _has_color(colors, expected):
+    return any(all(abs(part - want) <= 40 for part, want in zip(color, expected, strict=True)) for color in colors)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_time_to_value_curve_drops_at_event(live_server, browser):
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    transaction_date = timezone.localdate() - datetime.timedelta(days=60)
+    # Kickoff on day 10 for one journey and day 30 for the other, so the Kickoff curve is 100% until day 10,
+    # 50% until day 30 and 0% after. Every other milestone comes after day 40 and keeps its curve at 100% before.
+    for kickoff, later in [(10, 40), (30, 44)]:
+        day = [transaction_date + datetime.timedelta(days=offset) for offset in (kickoff, later, later + 1)]
+        JourneyFactory(
+            account=AccountFactory(segment=Segment.SMB),
+            transaction_date=transaction_date,
+            kickoff_date=day[0],
+            onboarding_date=day[1],
+            infrastructure_ready_date=day[2],
+            infrastructure_type="saas",
+            first_value_date=day[2] + datetime.timedelta(days=1),
+            first_value_basis="team",
+            outcome_achieved_date=day[2] + datetime.timedelta(days=2),
+        )
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    _log_in(page, live_server.url, "browser_manager")
+    page.goto(f"{live_server.url}/journeys/report/")
+    page.wait_for_function("Chart.getChart(document.getElementById('ttv-chart')) !== undefined")
+    # Chart.js animates the first drawing.
+    page.wait_for_timeout(1500)
+
+    assert _has_color(page.evaluate(CHART_PIXELS, [20, 50]), KICKOFF_BLUE)
+    assert not _has_color(page.evaluate(CHART_PIXELS, [5, 50]), KICKOFF_BLUE)
+    assert not _has_color(page.evaluate(CHART_PIXELS, [20, 0]), KICKOFF_BLUE)

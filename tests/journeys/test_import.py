@@ -248,3 +248,12 @@ def test_import_keeps_outcome_set_by_objectives(tmp_path, accounts):
     ]
     journey.refresh_from_db()
     assert (journey.kickoff_date, journey.outcome_achieved_date) == (D(2024, 1, 5), None)
+
+
+def test_import_marks_journey_past_target(tmp_path, accounts):
+    # The clock is frozen at 2024-06-30, so every target of a journey from 2024-01-02 has passed.
+    # Kickoff is reached, so it gets no mark.
+    import_journeys(_write(tmp_path, f"{HEADER}\n00123,2024-01-02,new,250,2024-01-10,,,,,,"))
+
+    marks = set(Journey.objects.get().overdue_marks.values_list("milestone", flat=True))
+    assert marks == set(Milestone.values) - {Milestone.KICKOFF}

@@ -1,6 +1,7 @@
 """Every journey page as owning TAM, other TAM, manager, CS admin and anonymous, and what the pages store."""
 
 import datetime
+import re
 
 import pytest
 
@@ -328,3 +329,105 @@ def test_playbook_offset_beyond_ten_years_rejected(login, tam, journey):
     assert not Playbook.objects.filter(product=product).exists()
     started = start_journey(account=journey.account, transaction_date=D(2024, 6, 2), licenses=5, products=[product])
     assert started.tasks.count() == 0
+
+
+@pytest.mark.parametrize("page", ["abc", "-1", "0", "99999"])
+def test_my_accounts_odd_page_number(login, journey, page):
+    response = login("tam").get("/journeys/", {"page": page})
+
+    assert response.status_code == 200
+    assert "Globex" in response.content.decode()
+
+
+def test_my_accounts_sorts_by_column(login, journey, tam):
+    start_journey(account=AccountFactory(tam=tam, name="Acme"), transaction_date=D(2024, 5, 1), licenses=5)
+    start_journey(account=AccountFactory(tam=tam, name="Zenith"), transaction_date=D(2024, 4, 1), licenses=5)
+    client = login("tam")
+
+    by_name = client.get("/journeys/", {"sort": "account"}).context["table"]
+    by_name_descending = client.get("/journeys/", {"sort": "-account"}).context["table"]
+
+    assert [row.record.journey.account.name for row in by_name.paginated_rows] == ["Acme", "Globex", "Zenith"]
+    assert [row.record.journey.account.name for row in by_name_descending.paginated_rows] == [
+        "Zenith",
+        "Globex",
+        "Acme",
+    ]
+
+
+def _notice_items(body: str) -> list[str]:
+    """Return the items of the notice of a rejected form, which sits above the milestone table."""
+    notice = body[body.index('id="not-saved"') : body.index("</div>", body.index('id="not-saved"'))]
+    return [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", notice, re.S)]
+
+
+def test_rejected_milestones_noticed_at_top(login, journey):
+    response = login("tam").post(f"/journeys/{journey.pk}/", {"kickoff_date": "2024-05-31"})
+
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.index('id="not-saved"') < body.index('id="milestones"')
+    assert "The milestones were not saved" in body
+    assert _notice_items(body) == ["Kickoff: The date 2024-05-31 is before the transaction date 2024-06-01."]
+
+
+def test_rejected_task_noticed_at_top(login, journey):
+    task = journey.tasks.get(title="Train")
+    prefix = f"task-{task.pk}"
+
+    response = login("tam").post(
+        f"/journeys/{journey.pk}/tasks/{task.pk}/", {f"{prefix}-status": "done", f"{prefix}-closed_on": "2024-07-01"}
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.index('id="not-saved"') < body.index('id="milestones"')
+    assert "The task “Train” was not saved" in body
+    assert _notice_items(body) == ["Closed on: The date 2024-07-01 is in the future; today is 2024-06-30."]
+
+
+def test_start_journey_without_accounts_explains(login, tam):
+    response = login("tam").get("/journeys/start/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="no-accounts"' in body
+    assert "You own no accounts yet" in body
+    assert 'name="account"' not in body
+
+
+def test_start_journey_with_accounts_shows_form(login, tam):
+    AccountFactory(tam=tam)
+
+    body = login("tam").get("/journeys/start/").content.decode()
+
+    assert 'id="no-accounts"' not in body
+    assert 'name="account"' in body
+
+
+def test_my_accounts_milestone_sort_order(login, tam):
+    # Each journey has reached the milestones before the one named, so that one is its next milestone.
+    reached = {
+        "Kickoff": {},
+        "First Value": {"kickoff_date": D(2024, 6, 2), "onboarding_date": D(2024, 6, 3)}
+        | {"infrastructure_ready_date": D(2024, 6, 4), "infrastructure_type": "saas"},
+        "Onboarding": {"kickoff_date": D(2024, 6, 2)},
+    }
+    for name, dates in reached.items():
+        journey = start_journey(account=AccountFactory(tam=tam, name=name), transaction_date=D(2024, 6, 1), licenses=5)
+        journey_services.record_milestones(journey, dates)
+    client = login("tam")
+
+    ascending = client.get("/journeys/", {"sort": "next_milestone"}).context["table"]
+    descending = client.get("/journeys/", {"sort": "-next_milestone"}).context["table"]
+
+    assert [row.record.next_milestone.label for row in ascending.paginated_rows] == [
+        "Kickoff",
+        "Onboarding",
+        "First Value",
+    ]
+    assert [row.record.next_milestone.label for row in descending.paginated_rows] == [
+        "First Value",
+        "Onboarding",
+        "Kickoff",
+    ]

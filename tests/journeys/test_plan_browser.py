@@ -12,7 +12,7 @@ from accounts.roles import Role
 from journeys.models import Journey
 from tests.factories import AccountFactory, UserFactory
 
-from .plan_factories import ContactFactory
+from .plan_factories import ContactFactory, ObjectiveFactory, SuccessPlanFactory
 from .test_browser import _log_in, browser  # noqa: F401
 
 # Playwright's sync API runs an event loop in this thread; see test_browser.
@@ -96,3 +96,44 @@ def test_tam_plan_kickoff_and_outcome(live_server, browser):  # noqa: F811
     assert completed == (today - datetime.timedelta(days=1)).isoformat()
     assert "browser_tam" in page.locator("#history").inner_text()
     assert script_errors == []
+
+
+# Widths of a table and of the box it scrolls in, by the table's CSS selector.
+TABLE_WIDTHS = """(selector) => {
+  const table = document.querySelector(selector);
+  return [table.scrollWidth, table.parentElement.clientWidth];
+}"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_long_unbroken_text_fits_tables(live_server, browser):  # noqa: F811
+    # A pasted link or a held-down key gives text without spaces, at the longest each field takes.
+    tam = UserFactory(username="browser_tam", role=Role.TAM)
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    account = AccountFactory(tam=tam, name="Globex", segment=Segment.SMB)
+    contact = ContactFactory(account=account, name="N" * 255, title="T" * 255, email=f"{'e' * 60}@example.com")
+    plan = SuccessPlanFactory(account=account)
+    ObjectiveFactory(
+        plan=plan,
+        business_outcome="O" * 300,
+        success_criteria="C" * 500,
+        target_date=timezone.localdate() + datetime.timedelta(days=5),
+    ).stakeholders.add(contact)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    _log_in(page, live_server.url, "browser_tam")
+
+    page.goto(f"{live_server.url}/accounts/{account.pk}/")
+    contact_widths = page.evaluate(TABLE_WIDTHS, "#contact-list")
+    page.goto(f"{live_server.url}/journeys/plans/{plan.pk}/")
+    objective_widths = page.evaluate(TABLE_WIDTHS, "#objectives")
+    page.goto(f"{live_server.url}/journeys/plans/{plan.pk}/print/")
+    print_width = page.evaluate("document.documentElement.scrollWidth")
+    manager_page = browser.new_page(viewport={"width": 1366, "height": 900})
+    _log_in(manager_page, live_server.url, "browser_manager")
+    manager_page.goto(f"{live_server.url}/journeys/plans/")
+    due_widths = manager_page.evaluate(TABLE_WIDTHS, "#objectives-due table")
+
+    assert contact_widths[0] <= contact_widths[1]
+    assert objective_widths[0] <= objective_widths[1]
+    assert due_widths[0] <= due_widths[1]
+    assert print_width <= 1366

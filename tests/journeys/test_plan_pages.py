@@ -328,3 +328,29 @@ def test_closing_with_open_original_objective_shows_message(login, world):
     plan.refresh_from_db()
     assert plan.status == status_before
     assert plan.closing_summary == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "data"),
+    [
+        ("/journeys/accounts/{account}/activities/new/", "date", {"kind": "call", "summary": "x"}),
+        ("/journeys/plans/{plan}/objectives/new/", "target_date", {"business_outcome": "Cut costs"}),
+        (
+            "/journeys/plans/{plan}/objectives/new/",
+            "achieved_date",
+            {"business_outcome": "Cut costs", "status": ObjectiveStatus.ACHIEVED},
+        ),
+    ],
+    ids=["activity date", "target date", "achieved date"],
+)
+def test_date_before_1900_rejected(login, world, url, field, data):
+    data = {"status": ObjectiveStatus.PLANNED, **data, field: "1800-01-01"}
+
+    response = login("tam").post(_url(url, world), data)
+
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [
+        "The date 1800-01-01 is before 1900-01-01; enter the date as YYYY-MM-DD."
+    ]
+    assert Activity.objects.count() == 1
+    assert Objective.objects.count() == 1

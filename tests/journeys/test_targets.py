@@ -7,14 +7,14 @@ from django.conf import settings
 
 from accounts.models import Segment
 from journeys.defaults import DEFAULT_TARGET_DAYS
-from journeys.models import Milestone, MilestoneTarget, OverdueMark
+from journeys.models import Milestone, MilestoneTarget, OverdueMark, TaskStatus
 from journeys.selectors import my_open_journeys, target_days
-from journeys.services import record_milestones, save_targets
+from journeys.services import record_milestones, save_targets, start_journey, update_task
 from journeys.tasks import mark_overdue_milestones
 from tests.factories import AccountFactory
 from tests.test_beat_schedule import YEAR_2024, fire_times
 
-from .factories import JourneyFactory
+from .factories import JourneyFactory, PlaybookTaskFactory, ProductFactory
 
 D = datetime.date
 
@@ -87,6 +87,7 @@ def test_overdue_job_twice_changes_nothing():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("frozen_clock")
 def test_reaching_milestone_removes_mark():
     today = D(2024, 6, 30)
     journey = _journey(Segment.SMB, 20, today)
@@ -149,3 +150,43 @@ def test_overdue_job_fires_daily_at_three_utc():
     assert schedule["task"] == "journeys.tasks.mark_overdue_milestones"
     assert len(fired) == 366
     assert {(moment.hour, moment.minute) for moment in fired} == {(3, 0)}
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_journey_started_past_target_marked(tam):
+    # The clock is frozen at 2024-06-30, so the SMB Kickoff target of 2024-06-15 has passed and Onboarding's has not.
+    account = AccountFactory(segment=Segment.SMB, tam=tam)
+
+    journey = start_journey(account=account, transaction_date=D(2024, 6, 1), licenses=10)
+
+    assert set(journey.overdue_marks.values_list("milestone", flat=True)) == {"kickoff"}
+    assert my_open_journeys(tam, D(2024, 6, 30))[0].next_is_overdue is True
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_cleared_milestone_marked_again(tam):
+    journey = start_journey(
+        account=AccountFactory(segment=Segment.SMB, tam=tam), transaction_date=D(2024, 6, 1), licenses=1
+    )
+    record_milestones(journey, {"kickoff_date": D(2024, 6, 20)})
+    assert not journey.overdue_marks.exists()
+
+    record_milestones(journey, {"kickoff_date": None})
+
+    assert set(journey.overdue_marks.values_list("milestone", flat=True)) == {"kickoff"}
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_reopened_task_marks_onboarding(tam):
+    product = ProductFactory(name="Premium")
+    PlaybookTaskFactory(playbook__product=product, title="Welcome")
+    account = AccountFactory(segment=Segment.SMB, tam=tam)
+    journey = start_journey(account=account, transaction_date=D(2024, 5, 1), licenses=1, products=[product])
+    record_milestones(journey, {"kickoff_date": D(2024, 5, 5)})
+    task = journey.tasks.get()
+    update_task(task, status=TaskStatus.DONE, closed_on=D(2024, 5, 20))
+    assert not journey.overdue_marks.filter(milestone="onboarding").exists()
+
+    update_task(task, status=TaskStatus.OPEN, closed_on=None)
+
+    assert journey.overdue_marks.filter(milestone="onboarding").exists()

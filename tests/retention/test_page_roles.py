@@ -172,6 +172,17 @@ def test_tam_without_accounts_sees_na(client, book):
     assert csv_customers(client.get(MONTH_CSV)) == []
 
 
+def test_tam_without_accounts_reasons_explained(client, book):
+    newcomer = UserFactory(username="tam_new", role="TAM")
+    client.force_login(newcomer)
+
+    page = client.get(reverse("retention:reasons"), {"month": "2024-06"}).content.decode()
+
+    assert 'id="no-cohort"' in page
+    assert "n/a: you own no accounts yet." in page
+    assert 'id="reason-summary"' not in page
+
+
 def test_tam_with_new_accounts_sees_reason(client, book):
     newcomer = UserFactory(username="tam_new", role="TAM")
     make_account("N1", tam=newcomer, name="Newly signed")

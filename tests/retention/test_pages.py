@@ -640,3 +640,11 @@ def test_retention_pages_reject_methods_other_than_get(manager_client, worked_ex
     response = getattr(manager_client, method)(url)
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("text", ["1899-12", "3000-01", "2024-13"])
+def test_overview_form_names_month_range(text):
+    form = OverviewFilterForm({"month_from": text})
+
+    assert not form.is_valid()
+    assert form.errors["month_from"] == ["Enter a month as YYYY-MM from 1900-01 to 2999-12, for example 2024-06."]

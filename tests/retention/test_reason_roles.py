@@ -165,8 +165,8 @@ def test_tam_without_accounts_sees_no_reasons(client, book):
 
     assert page_reasons(response) == {}
     html = response.content.decode()
-    assert "No churn this month." in html
-    assert "No expansion this month." in html
+    assert "n/a: you own no accounts yet." in html
+    assert "No churn this month." not in html
     assert csv_rows(client.get(REASONS_CSV)) == []
     assert csv_rows(client.get(CANCELLED_CSV)) == []
 
