@@ -166,6 +166,35 @@ def test_reader_rejects_text_that_is_not_utf8(tmp_path):
     assert "not UTF-8" in errors.kept[0].reason
 
 
+def test_reader_names_the_line_column_and_value_of_each_latin1_byte(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        b"month,mrr,note\n2024-06,1,plain\n"
+        + "2024-07,2,Société\n2024-08,3,ok\n2024-09,4,Ünité\n".encode("latin-1")
+    )
+    _, errors = read_all(path)
+    reason = "the file is not UTF-8 text; save it as CSV UTF-8"
+    assert [(e.line, e.column, e.value, e.reason) for e in errors.kept] == [
+        (3, "note", "Soci\\xe9t\\xe9", reason),
+        (5, "note", "\\xdcnit\\xe9", reason),
+    ]
+
+
+def test_reader_names_a_latin1_byte_past_the_first_block(tmp_path):
+    rows = "".join(f"2024-06,{n},row {n}\n" for n in range(2, 2000))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"month,mrr,note\n" + rows.encode() + "2024-07,9,Caf\xe9\n".encode("latin-1"))
+    _, errors = read_all(path)
+    assert [(e.line, e.column) for e in errors.kept] == [(2000, "note")]
+
+
+def test_reader_names_a_latin1_header(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("month,mrr,Notiz über\n2024-06,1,x\n".encode("latin-1"))
+    _, errors = read_all(path)
+    assert [(e.line, e.column, e.value) for e in errors.kept] == [(1, "", "Notiz \\xfcber")]
+
+
 def test_reader_names_a_field_over_the_size_limit(tmp_path):
     path = write_csv(tmp_path / "m.csv", "month,mrr\n2024-06,1\n2024-07," + "9" * 131_073 + "\n")
     _, errors = read_all(path)
