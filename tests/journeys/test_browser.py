@@ -147,3 +147,29 @@ def test_playbook_fields_and_errors_fit_phone(live_server, browser):
     assert box["x"] + box["width"] <= 390
     task.refresh_from_db()
     assert task.due_offset_days == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_targets_show_whole_values_on_phone(live_server, browser):
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    _log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/journeys/targets/")
+    page.fill("input[name=target_first_value_smb]", "0")
+    page.evaluate("document.querySelector('input[name=target_first_value_smb]').removeAttribute('min')")
+    page.click("text=Save targets")
+    page.wait_for_load_state()
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # A box that fits two digits showed the Large target of 270 days as 27; the table scrolls inside its
+    # card instead, and the invalid field keeps room for its value beside the warning icon.
+    assert page.locator("input[name=target_outcome_achieved_large]").input_value() == "270"
+    for name in ("target_outcome_achieved_large", "target_first_value_smb"):
+        assert page.locator(f"input[name={name}]").bounding_box()["width"] >= 96
+    assert "greater than or equal to 1" in page.locator("#targets-form .invalid-feedback").inner_text()
+    # That message sits in the part of the table out of view, so the page also lists it above the table.
+    errors = page.locator("#target-errors")
+    assert errors.inner_text() == "First Value, SMB: Ensure this value is greater than or equal to 1."
+    box = errors.bounding_box()
+    assert box["x"] + box["width"] <= 390
