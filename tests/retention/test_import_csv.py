@@ -169,8 +169,7 @@ def test_reader_rejects_text_that_is_not_utf8(tmp_path):
 def test_reader_names_the_line_column_and_value_of_each_latin1_byte(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(
-        b"month,mrr,note\n2024-06,1,plain\n"
-        + "2024-07,2,Société\n2024-08,3,ok\n2024-09,4,Ünité\n".encode("latin-1")
+        b"month,mrr,note\n2024-06,1,plain\n" + "2024-07,2,Société\n2024-08,3,ok\n2024-09,4,Ünité\n".encode("latin-1")
     )
     _, errors = read_all(path)
     reason = "the file is not UTF-8 text; save it as CSV UTF-8"
