@@ -158,6 +158,16 @@ def test_reader_names_a_quote_left_open(tmp_path):
     )
 
 
+def test_reader_matches_header_names_in_any_case(tmp_path):
+    rows, errors = read_all(write_csv(tmp_path / "m.csv", " Month ,MRR\n2024-06,1\n"))
+    assert (rows, errors.count) == ([(2, {"month": "2024-06", "mrr": "1"})], 0)
+
+
+def test_reader_rejects_a_header_name_twice_in_another_case(tmp_path):
+    _, errors = read_all(write_csv(tmp_path / "m.csv", "month,mrr,MRR\n2024-06,1,2\n"))
+    assert [(e.line, e.value, e.reason) for e in errors.kept] == [(1, "MRR", "the header names column MRR twice")]
+
+
 def test_reader_rejects_text_that_is_not_utf8(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"month,mrr\n2024-06,1\n" + "Société".encode("latin-1") + b"\n")
