@@ -489,10 +489,10 @@ class CsvFile:
             self.errors.add(line + 1, "", "", reason)
 
     def _report_undecodable(self) -> None:
-        """Name each line that is not UTF-8, with the column and value that hold the bad bytes.
+        """Report each line that is not UTF-8, with the column and value that contain the bad bytes.
 
-        The text decoder reads ahead in blocks, so its error tells neither the line nor the field:
-        the file is scanned again line by line as bytes. The header's own fields get no column.
+        The text decoder reads ahead in blocks, so its error gives neither the line nor the field.
+        The file is therefore read again as bytes, line by line. Fields of the header line get no column.
         """
         with open(self.path, "rb") as raw:
             header_line = raw.readline().removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")

@@ -162,7 +162,7 @@ def test_targets_show_whole_values_on_phone(live_server, browser):
     page.wait_for_load_state()
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    # A box that fits two digits showed the Large target of 270 days as 27; the table scrolls inside its
+    # A box that fits two digits showed the Large target of 270 days as 27. The table scrolls inside its
     # card instead, and the invalid field keeps room for its value beside the warning icon.
     assert page.locator("input[name=target_outcome_achieved_large]").input_value() == "270"
     for name in ("target_outcome_achieved_large", "target_first_value_smb"):

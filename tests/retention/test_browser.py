@@ -242,6 +242,6 @@ def test_import_list_keeps_file_names_legible_on_phone(live_server, browser):
     page.goto(f"{live_server.url}{reverse('retention:import_list')}")
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    # The other columns do not wrap, so the file's cell had shrunk to two or three characters a line;
-    # the table scrolls inside its card instead.
+    # The other columns do not wrap, so the file's cell had shrunk to two or three characters a line.
+    # The table now scrolls inside its card instead.
     assert page.locator("td", has_text="mrr_2024_06.csv").bounding_box()["width"] >= 150

@@ -163,7 +163,7 @@ def test_reader_matches_header_names_in_any_case(tmp_path):
     assert (rows, errors.count) == ([(2, {"month": "2024-06", "mrr": "1"})], 0)
 
 
-def test_reader_rejects_a_header_name_twice_in_another_case(tmp_path):
+def test_reader_rejects_header_name_repeated_in_other_case(tmp_path):
     _, errors = read_all(write_csv(tmp_path / "m.csv", "month,mrr,MRR\n2024-06,1,2\n"))
     assert [(e.line, e.value, e.reason) for e in errors.kept] == [(1, "MRR", "the header names column MRR twice")]
 
@@ -176,7 +176,7 @@ def test_reader_rejects_text_that_is_not_utf8(tmp_path):
     assert "not UTF-8" in errors.kept[0].reason
 
 
-def test_reader_names_the_line_column_and_value_of_each_latin1_byte(tmp_path):
+def test_reader_locates_each_latin1_byte(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(
         b"month,mrr,note\n2024-06,1,plain\n" + "2024-07,2,Société\n2024-08,3,ok\n2024-09,4,Ünité\n".encode("latin-1")
