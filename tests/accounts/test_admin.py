@@ -1,5 +1,7 @@
 import datetime
 
+import pytest
+
 from accounts.roles import Role
 from retention.models import Level, RetentionCustomer
 from tests.factories import UserFactory
@@ -170,3 +172,31 @@ def test_superuser_still_grants_superuser_status(client, tam):
     assert response.status_code == 302
     tam.refresh_from_db()
     assert tam.is_superuser
+
+
+def test_cs_admin_opens_admin_site_without_staff_status(client, cs_admin):
+    client.force_login(cs_admin)
+
+    index = client.get("/admin/")
+    users = client.get("/admin/accounts/user/")
+
+    assert not cs_admin.is_staff
+    assert index.status_code == 200
+    assert users.status_code == 200
+
+
+@pytest.mark.parametrize("role", [Role.TAM, Role.MANAGER])
+def test_other_roles_get_admin_login(client, db, role):
+    client.force_login(UserFactory(username="someone", role=role))
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_anonymous_gets_admin_login(client, db):
+    response = client.get("/admin/accounts/user/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
