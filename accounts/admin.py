@@ -10,7 +10,30 @@ from .models import Account, Contact, Subscription, User
 from .selectors import new_tams
 from .services import follow_tam_change, refresh_ultimate_parents
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class TamarindUserAdmin(UserAdmin):
+    """User admin in which only a superuser may grant superuser status or change a superuser.
+
+    CS admins manage users. A user who could set `is_superuser`, direct permissions or a
+    superuser's password could give themselves every permission.
+    """
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("is_superuser", "user_permissions")
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 class SubscriptionInline(admin.TabularInline):

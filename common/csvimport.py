@@ -8,6 +8,7 @@ the rest are only counted.
 """
 
 import bisect
+import codecs
 import csv
 import dataclasses
 import datetime
@@ -121,6 +122,7 @@ QUANTITY_MAX_DIGITS = 9
 # month twelve months later.
 FIRST_YEAR = months.FIRST_YEAR
 
+NOT_UTF8_REASON = "the file is not UTF-8 text; save it as CSV UTF-8"
 AMOUNT_REASON = "invalid amount: use digits with a dot as decimal mark and no thousands separators, e.g. 1250.00"
 AMOUNT_RANGE_REASON = f"invalid amount: at most {AMOUNT_MAX_DIGITS} digits before the decimal mark"
 
@@ -431,7 +433,7 @@ class CsvFile:
             try:
                 header_line = text.readline()
             except UnicodeDecodeError:
-                self.errors.add(1, "", "", "the file is not UTF-8 text; save it as CSV UTF-8")
+                self._report_undecodable()
                 return
             if not header_line.strip():
                 self.errors.add(1, "", "", "the file is empty; expected a header line")
@@ -442,7 +444,11 @@ class CsvFile:
             if indexes is None:
                 return
             self.present_columns = set(indexes)
-            yield from self._data_rows(raw, reader, len(header), indexes)
+            try:
+                yield from self._data_rows(raw, reader, len(header), indexes)
+            except UnicodeDecodeError:
+                self._report_undecodable()
+                return
         self.bytes_read = self.total_bytes
         if self.rows_read == 0 or self.rows_read % PROGRESS_EVERY:
             self._report_progress()
@@ -473,8 +479,6 @@ class CsvFile:
                     self.errors.add(start, "", "", reason)
                     continue
                 yield start, {name: row[index].strip() for name, index in indexes.items()}
-        except UnicodeDecodeError:
-            self.errors.add(line + 1, "", "", "the file is not UTF-8 text; save it as CSV UTF-8")
         except csv.Error as error:
             limit = csv.field_size_limit()
             if "field larger than field limit" in str(error):
@@ -484,9 +488,52 @@ class CsvFile:
                 reason = f"malformed CSV: {error}"
             self.errors.add(line + 1, "", "", reason)
 
+    def _report_undecodable(self) -> None:
+        """Report each line that is not UTF-8, with the column and value that contain the bad bytes.
+
+        The text decoder reads ahead in blocks, so its error gives neither the line nor the field.
+        The file is therefore read again as bytes, line by line. Fields of the header line get no column.
+        """
+        with open(self.path, "rb") as raw:
+            header_line = raw.readline().removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+        delimiter = detect_delimiter(header_line)
+        header = [name.strip() for name in next(csv.reader([header_line.rstrip("\r\n")], delimiter=delimiter), [])]
+        indexes, _ = resolve_columns(self.spec, header, self.mapping)
+        names = dict(enumerate(header)) | {index: name for name, index in indexes.items()}
+        for line, text in _undecodable_lines(self.path):
+            fields = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+            index = next((i for i, field in enumerate(fields) if _SURROGATE_RE.search(field)), None)
+            if index is None:
+                # The bytes sit inside a quoted field that spans lines, so the line alone has no fields.
+                self.errors.add(line, "", _escaped(text.rstrip("\r\n")), NOT_UTF8_REASON)
+                continue
+            column = names.get(index, "") if line > 1 else ""
+            self.errors.add(line, column, _escaped(fields[index].strip()), NOT_UTF8_REASON)
+
     def _report_progress(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.rows_read, self.bytes_read, self.total_bytes)
+
+
+# Bytes that are not UTF-8, decoded with the surrogateescape handler.
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """Yield the number and text of each line that is not UTF-8, its bad bytes decoded as surrogates."""
+    with open(path, "rb") as raw:
+        for line, data in enumerate(raw, start=1):
+            if line == 1:
+                data = data.removeprefix(codecs.BOM_UTF8)
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                yield line, data.decode("utf-8", "surrogateescape")
+
+
+def _escaped(text: str) -> str:
+    """Show each byte that is not UTF-8 as a \\xNN escape and the rest as it is."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def parse_row(

@@ -63,6 +63,11 @@ class FiscalQuarter:
         """Return the last day of the quarter."""
         return last_day(add_months(self.start, 2))
 
+    @property
+    def in_range(self) -> bool:
+        """Whether the quarter's fiscal year lies from FIRST_FISCAL_YEAR to LAST_FISCAL_YEAR."""
+        return FIRST_FISCAL_YEAR <= self.fiscal_year <= LAST_FISCAL_YEAR
+
     def next(self) -> "FiscalQuarter":
         return quarter_of(add_months(self.start, 3))
 

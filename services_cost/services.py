@@ -148,6 +148,9 @@ def copy_rates_to_next_quarter(*, source: FiscalQuarter, user: User | None) -> C
     copy twice changes nothing the second time.
     """
     target = source.next()
+    if not target.in_range:
+        message = f"{source} is the last quarter a rate may have, so no quarter follows it to copy into."
+        raise ValidationError({"quarter": message})
     rates = list(selectors.rates_in_quarter(source))
     if not rates:
         raise ValidationError({"quarter": f"{source} has no rates to copy."})

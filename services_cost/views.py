@@ -62,11 +62,13 @@ def rates(request):
             text = str(error)
             messages.error(request, f"{text[:1].upper()}{text[1:]}. Showing {quarter} instead.")
     quarters = selectors.quarters_with_rates()
+    previous_quarter, next_quarter = quarter.previous(), quarter.next()
     context = {
         "quarter": quarter,
-        "previous_url": _rates_url(quarter.previous()),
-        "next_url": _rates_url(quarter.next()),
-        "next_quarter": quarter.next(),
+        "previous_quarter": previous_quarter if previous_quarter.in_range else None,
+        "previous_url": _rates_url(previous_quarter),
+        "next_quarter": next_quarter if next_quarter.in_range else None,
+        "next_url": _rates_url(next_quarter),
         "rates": selectors.rates_in_quarter(quarter),
         "quarters": [(item, _rates_url(item)) for item in quarters],
         "chart": selectors.rate_chart(quarters),

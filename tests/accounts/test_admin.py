@@ -1,5 +1,7 @@
 import datetime
 
+import pytest
+
 from accounts.roles import Role
 from retention.models import Level, RetentionCustomer
 from tests.factories import UserFactory
@@ -101,3 +103,100 @@ def test_admin_offers_only_active_tams(client, cs_admin, tam, manager):
     account.refresh_from_db()
     assert account.tam == departed
     assert account.name == "Renamed"
+
+
+def user_form(user, **changes):
+    """Return the admin's change form of `user` as posted with its current values and `changes`."""
+    form = {
+        "username": user.username,
+        "first_name": "",
+        "last_name": "",
+        "email": user.email,
+        "is_active": "on",
+        "groups": [group.pk for group in user.groups.all()],
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2024-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    if user.is_staff:
+        form["is_staff"] = "on"
+    form.update(changes)
+    return form
+
+
+def test_cs_admin_cannot_make_a_superuser(client, cs_admin, tam):
+    cs_admin.is_staff = True
+    cs_admin.save()
+    client.force_login(cs_admin)
+
+    own = client.post(f"/admin/accounts/user/{cs_admin.pk}/change/", user_form(cs_admin, is_superuser="on"))
+    other = client.post(f"/admin/accounts/user/{tam.pk}/change/", user_form(tam, is_superuser="on", first_name="T"))
+
+    assert own.status_code == 302
+    assert other.status_code == 302
+    cs_admin.refresh_from_db()
+    tam.refresh_from_db()
+    assert not cs_admin.is_superuser
+    assert not tam.is_superuser
+    assert tam.first_name == "T"
+    assert not cs_admin.user_permissions.exists()
+
+
+def test_cs_admin_cannot_change_a_superuser(client, cs_admin):
+    cs_admin.is_staff = True
+    cs_admin.save()
+    owner = UserFactory(username="owner", is_staff=True, is_superuser=True)
+    client.force_login(cs_admin)
+
+    change = client.post(f"/admin/accounts/user/{owner.pk}/change/", user_form(owner, email="x@example.com"))
+    password = client.post(
+        f"/admin/accounts/user/{owner.pk}/password/", {"password1": "Tak3over-pass", "password2": "Tak3over-pass"}
+    )
+    delete = client.post(f"/admin/accounts/user/{owner.pk}/delete/", {"post": "yes"})
+
+    assert change.status_code == 403
+    assert password.status_code == 403
+    assert delete.status_code == 403
+    owner.refresh_from_db()
+    assert owner.email != "x@example.com"
+    assert owner.check_password("Tak3over-pass") is False
+
+
+def test_superuser_still_grants_superuser_status(client, tam):
+    owner = UserFactory(username="owner", is_staff=True, is_superuser=True)
+    client.force_login(owner)
+
+    response = client.post(f"/admin/accounts/user/{tam.pk}/change/", user_form(tam, is_superuser="on"))
+
+    assert response.status_code == 302
+    tam.refresh_from_db()
+    assert tam.is_superuser
+
+
+def test_cs_admin_opens_admin_site_without_staff_status(client, cs_admin):
+    client.force_login(cs_admin)
+
+    index = client.get("/admin/")
+    users = client.get("/admin/accounts/user/")
+
+    assert not cs_admin.is_staff
+    assert index.status_code == 200
+    assert users.status_code == 200
+
+
+@pytest.mark.parametrize("role", [Role.TAM, Role.MANAGER])
+def test_other_roles_get_admin_login(client, db, role):
+    client.force_login(UserFactory(username="someone", role=role))
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_anonymous_gets_admin_login(client, db):
+    response = client.get("/admin/accounts/user/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

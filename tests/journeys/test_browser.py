@@ -197,3 +197,29 @@ def test_time_to_value_curve_drops_at_event(live_server, browser):
     assert _has_color(page.evaluate(CHART_PIXELS, [20, 50]), KICKOFF_BLUE)
     assert not _has_color(page.evaluate(CHART_PIXELS, [5, 50]), KICKOFF_BLUE)
     assert not _has_color(page.evaluate(CHART_PIXELS, [20, 0]), KICKOFF_BLUE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_targets_show_whole_values_on_phone(live_server, browser):
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    _log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/journeys/targets/")
+    page.fill("input[name=target_first_value_smb]", "0")
+    page.evaluate("document.querySelector('input[name=target_first_value_smb]').removeAttribute('min')")
+    page.click("text=Save targets")
+    page.wait_for_load_state()
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # A box that fits two digits showed the Large target of 270 days as 27. The table scrolls inside its
+    # card instead, and the invalid field keeps room for its value beside the warning icon.
+    assert page.locator("input[name=target_outcome_achieved_large]").input_value() == "270"
+    for name in ("target_outcome_achieved_large", "target_first_value_smb"):
+        assert page.locator(f"input[name={name}]").bounding_box()["width"] >= 96
+    assert "greater than or equal to 1" in page.locator("#targets-form .invalid-feedback").inner_text()
+    # That message sits in the part of the table out of view, so the page also lists it above the table.
+    errors = page.locator("#target-errors")
+    assert errors.inner_text() == "First Value, SMB: Ensure this value is greater than or equal to 1."
+    box = errors.bounding_box()
+    assert box["x"] + box["width"] <= 390

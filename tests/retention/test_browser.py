@@ -228,3 +228,20 @@ def test_import_page_wraps_long_file_name(live_server, browser, settings, tmp_pa
 
     assert page.url.endswith(reverse(page_name, args=[run.pk]))
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_list_keeps_file_names_legible_on_phone(live_server, browser):
+    UserFactory(username="browser_admin", role=Role.CS_ADMIN)
+    ImportRun.objects.create(
+        kind=ImportKind.MRR, file_name="/srv/exports/billing/mrr_2024_06.csv", status=ImportStatus.DONE
+    )
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "browser_admin")
+
+    page.goto(f"{live_server.url}{reverse('retention:import_list')}")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The other columns do not wrap, so the file's cell had shrunk to two or three characters a line.
+    # The table now scrolls inside its card instead.
+    assert page.locator("td", has_text="mrr_2024_06.csv").bounding_box()["width"] >= 150

@@ -158,12 +158,50 @@ def test_reader_names_a_quote_left_open(tmp_path):
     )
 
 
+def test_reader_matches_header_names_in_any_case(tmp_path):
+    rows, errors = read_all(write_csv(tmp_path / "m.csv", " Month ,MRR\n2024-06,1\n"))
+    assert (rows, errors.count) == ([(2, {"month": "2024-06", "mrr": "1"})], 0)
+
+
+def test_reader_rejects_header_name_repeated_in_other_case(tmp_path):
+    _, errors = read_all(write_csv(tmp_path / "m.csv", "month,mrr,MRR\n2024-06,1,2\n"))
+    assert [(e.line, e.value, e.reason) for e in errors.kept] == [(1, "MRR", "the header names column MRR twice")]
+
+
 def test_reader_rejects_text_that_is_not_utf8(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"month,mrr\n2024-06,1\n" + "Société".encode("latin-1") + b"\n")
     _, errors = read_all(path)
     assert errors.count == 1
     assert "not UTF-8" in errors.kept[0].reason
+
+
+def test_reader_locates_each_latin1_byte(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        b"month,mrr,note\n2024-06,1,plain\n" + "2024-07,2,Société\n2024-08,3,ok\n2024-09,4,Ünité\n".encode("latin-1")
+    )
+    _, errors = read_all(path)
+    reason = "the file is not UTF-8 text; save it as CSV UTF-8"
+    assert [(e.line, e.column, e.value, e.reason) for e in errors.kept] == [
+        (3, "note", "Soci\\xe9t\\xe9", reason),
+        (5, "note", "\\xdcnit\\xe9", reason),
+    ]
+
+
+def test_reader_names_a_latin1_byte_past_the_first_block(tmp_path):
+    rows = "".join(f"2024-06,{n},row {n}\n" for n in range(2, 2000))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"month,mrr,note\n" + rows.encode() + "2024-07,9,Caf\xe9\n".encode("latin-1"))
+    _, errors = read_all(path)
+    assert [(e.line, e.column) for e in errors.kept] == [(2000, "note")]
+
+
+def test_reader_names_a_latin1_header(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("month,mrr,Notiz über\n2024-06,1,x\n".encode("latin-1"))
+    _, errors = read_all(path)
+    assert [(e.line, e.column, e.value) for e in errors.kept] == [(1, "", "Notiz \\xfcber")]
 
 
 def test_reader_names_a_field_over_the_size_limit(tmp_path):

@@ -132,6 +132,24 @@ def test_copy_of_empty_quarter_shows_error(client, cs_admin):
 
 
 @pytest.mark.django_db
+def test_rates_page_offers_no_quarter_outside_the_range(client, cs_admin):
+    CostRateFactory(role__name="Engineer", quarter=FiscalQuarter(9998, 4))
+    CostRateFactory(role__name="Engineer", quarter=FiscalQuarter(1901, 1))
+    client.force_login(cs_admin)
+
+    last = client.get(RATES, {"quarter": "FY9998-Q4"}).content.decode()
+    first = client.get(RATES, {"quarter": "FY1901-Q1"}).content.decode()
+
+    assert 'id="previous-quarter"' in last
+    assert 'id="next-quarter"' not in last
+    assert 'id="copy-rates"' not in last
+    assert "FY9999" not in last
+    assert 'id="previous-quarter"' not in first
+    assert 'id="next-quarter"' in first
+    assert "FY1900" not in first
+
+
+@pytest.mark.django_db
 def test_delete_rate_of_finished_estimate_shows_message(client, cs_admin, tam, engineer_rate):
     estimate = services.create_estimate(
         account=AccountFactory(tam=tam),

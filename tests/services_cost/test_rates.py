@@ -289,3 +289,14 @@ def test_rate_chart_has_gaps_for_missing_quarters():
         {"name": "Engineer", "costs": ["100.00", None, "110.00"]},
         {"name": "Trainer", "costs": [None, "50.00", None]},
     ]
+
+
+@pytest.mark.django_db
+def test_copy_from_last_quarter_is_rejected(cs_admin):
+    last = FiscalQuarter(9998, 4)
+    CostRateFactory(role__name="Engineer", quarter=last)
+
+    with pytest.raises(ValidationError, match="FY9998-Q4 is the last quarter a rate may have"):
+        services.copy_rates_to_next_quarter(source=last, user=cs_admin)
+
+    assert list(CostRate.objects.values_list("quarter_start", flat=True)) == [last.start]
