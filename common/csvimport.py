@@ -438,8 +438,16 @@ class CsvFile:
             if not header_line.strip():
                 self.errors.add(1, "", "", "the file is empty; expected a header line")
                 return
-            reader = csv.reader(itertools.chain([header_line], text), delimiter=detect_delimiter(header_line))
-            header = [name.strip() for name in next(reader)]
+            # In strict mode text after a closing quote is an error. Python's default joins it to the value,
+            # so that "Prem"ium would read as Premium.
+            reader = csv.reader(
+                itertools.chain([header_line], text), delimiter=detect_delimiter(header_line), strict=True
+            )
+            try:
+                header = [name.strip() for name in next(reader)]
+            except csv.Error as error:
+                self.errors.add(1, "", "", _malformed_reason(error))
+                return
             indexes = self._resolve(header)
             if indexes is None:
                 return
@@ -480,13 +488,8 @@ class CsvFile:
                     continue
                 yield start, {name: row[index].strip() for name, index in indexes.items()}
         except csv.Error as error:
-            limit = csv.field_size_limit()
-            if "field larger than field limit" in str(error):
-                # The csv module stops inside the row and does not say which field was too long.
-                reason = f"a field is longer than {limit:,} characters, the most a field may hold"
-            else:
-                reason = f"malformed CSV: {error}"
-            self.errors.add(line + 1, "", "", reason)
+            # The csv module stops inside the row, so the row's first line is named.
+            self.errors.add(line + 1, "", "", _malformed_reason(error))
 
     def _report_undecodable(self) -> None:
         """Report each line that is not UTF-8, with the column and value that contain the bad bytes.
@@ -513,6 +516,22 @@ class CsvFile:
     def _report_progress(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.rows_read, self.bytes_read, self.total_bytes)
+
+
+def _malformed_reason(error: csv.Error) -> str:
+    """Return the reason shown for a row that the csv module cannot split into fields."""
+    message = str(error)
+    if "field larger than field limit" in message:
+        # The csv module does not say which field was too long.
+        return f"a field is longer than {csv.field_size_limit():,} characters, the most a field may hold"
+    if "expected after" in message:
+        return (
+            "malformed CSV: text follows the closing quote of a field; "
+            "quote the whole value and double each quote in it"
+        )
+    if "unexpected end of data" in message:
+        return "malformed CSV: a quote in this row is not closed before the end of the file"
+    return f"malformed CSV: {message}"
 
 
 # Bytes that are not UTF-8, decoded with the surrogateescape handler.

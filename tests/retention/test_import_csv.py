@@ -149,13 +149,48 @@ def test_reader_rejects_row_with_wrong_field_count(tmp_path):
 
 
 def test_reader_names_a_quote_left_open(tmp_path):
-    path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,"1,open\n2024-07,2,closed\n')
+    path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,"1,open\n2024-07"\n2024-08,2,closed\n')
     rows, errors = read_all(path)
-    assert rows == []
+    assert rows == [(4, {"month": "2024-08", "mrr": "2", "note": "closed"})]
     assert errors.kept[0].line == 2
     assert errors.kept[0].reason == (
         "expected 3 fields as in the header, found 2 (a quote in this row leaves a field open through line 3)"
     )
+
+
+def test_reader_names_a_quote_open_at_end(tmp_path):
+    path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,"1,open\n2024-07,2,closed\n')
+    rows, errors = read_all(path)
+    assert rows == []
+    assert [(e.line, e.reason) for e in errors.kept] == [
+        (2, "malformed CSV: a quote in this row is not closed before the end of the file")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ('month,mrr,note\n2024-06,1,"Prem"ium\n', 2),
+        ('month,mrr,note\n2024-06,1,ok\n2024-07,"12"34,\n', 3),
+        ('month,mrr,note\n2024-06,1,"Acme, Inc." ,\n', 2),
+        ('"month"s,mrr\n2024-06,1\n', 1),
+    ],
+)
+def test_reader_rejects_text_after_closing_quote(tmp_path, text, line):
+    # Python's default reader would join the text to the quoted value and read "Prem"ium as Premium.
+    rows, errors = read_all(write_csv(tmp_path / "m.csv", text))
+    expected = (
+        "malformed CSV: text follows the closing quote of a field; quote the whole value and double each quote in it"
+    )
+    assert [(e.line, e.reason) for e in errors.kept] == [(line, expected)]
+    assert all(row["note"] != "Premium" for _, row in rows)
+
+
+def test_reader_keeps_quoted_delimiters_and_doubled_quotes(tmp_path):
+    path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,1,"Acme, ""Inc."" and co"\n')
+    rows, errors = read_all(path)
+    assert not errors
+    assert rows == [(2, {"month": "2024-06", "mrr": "1", "note": 'Acme, "Inc." and co'})]
 
 
 def test_reader_matches_header_names_in_any_case(tmp_path):
