@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_tables2 import RequestConfig
 
+from common.csvexport import invalid_filters_response
+
 from . import selectors, services
 from .exports import write_report
 from .forms import (
@@ -242,12 +244,8 @@ def report(request):
 @permission_required("journeys.view_ttv_report", raise_exception=True)
 def report_csv(request):
     form, filters, group_by = _report_filters(request)
-    if form.errors:
-        # The page falls back to the defaults beside its errors, but a file carries no error to show.
-        problems = " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        return HttpResponse(
-            f"Invalid filters, so no file was made. {problems}\n", status=400, content_type="text/plain; charset=utf-8"
-        )
+    if (rejected := invalid_filters_response(form)) is not None:
+        return rejected
     result = ttv_report(filters, timezone.localdate(), group_by)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="time-to-value-{filters.as_of.isoformat()}.csv"'

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_tables2 import RequestConfig
 
+from common.csvexport import invalid_filters_response
 from common.money import format_money
 from common.months import add_months, format_month, month_range
 from common.pagination import CountedPaginator
@@ -130,7 +131,10 @@ def _figure_rows(breakdown, category: Category, filters: RetentionFilters) -> li
 
 @retention_reader
 def reasons_csv(request, month: datetime.date):
-    filters = MonthFilterForm(request.GET).filters()
+    form = MonthFilterForm(request.GET)
+    if (rejected := invalid_filters_response(form)) is not None:
+        return rejected
+    filters = form.filters()
     span = data_span()
     breakdown = None
     if span is not None and month in span:
@@ -192,7 +196,10 @@ def _reason_figure(breakdown, reason: Reason):
 @retention_reader
 def reason_customers_csv(request, month: datetime.date, reason: str):
     reason = _reason_or_404(reason)
-    filters = MonthFilterForm(request.GET).filters()
+    form = MonthFilterForm(request.GET)
+    if (rejected := invalid_filters_response(form)) is not None:
+        return rejected
+    filters = form.filters()
     span = data_span()
     if span is None or month not in span:
         raise Http404(f"No MRR data was imported for {format_month(month)}.")

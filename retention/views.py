@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 from django_tables2 import RequestConfig
 
+from common.csvexport import invalid_filters_response
 from common.months import format_month
 from common.snapshots import read_snapshot
 
@@ -109,7 +110,10 @@ def month_detail(request, month: datetime.date):
 @require_safe
 @retention_reader
 def month_csv(request, month: datetime.date):
-    filters = MonthFilterForm(request.GET).filters()
+    form = MonthFilterForm(request.GET)
+    if (rejected := invalid_filters_response(form)) is not None:
+        return rejected
+    filters = form.filters()
     span = selectors.data_span()
     if span is None or month not in span:
         raise Http404(f"No MRR data was imported for {format_month(month)}.")

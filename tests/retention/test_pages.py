@@ -602,6 +602,25 @@ def test_month_csv_outside_span_is_not_found(manager_client, worked_example):
     assert manager_client.get(reverse("retention:month_csv", args=["2024-07"])).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "query, invalid",
+    [
+        ({"level": "zzz"}, ["level"]),
+        ({"segment": "Huge"}, ["segment"]),
+        ({"level": "account", "segment": "x"}, ["segment"]),
+    ],
+)
+def test_month_csv_rejects_invalid_filters(manager_client, worked_example, query, invalid):
+    # A file of the parent level would otherwise pass for the level asked for.
+    response = manager_client.get(reverse("retention:month_csv", args=["2024-06"]), query)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    text = response.content.decode()
+    assert text.startswith("Invalid filters, so no file was made.")
+    assert [name for name in ("level", "segment") if f"{name}: Select a valid choice." in text] == invalid
+
+
 def test_pages_count_trueup_lines(manager_client, db):
     add_lines(
         [

@@ -562,6 +562,17 @@ def test_reasons_csv_outside_span_is_not_found(manager_client, mixed_month):
     assert manager_client.get(reverse("retention:reasons_csv", args=["2025-01"])).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "name, args",
+    [("retention:reasons_csv", ["2024-06"]), ("retention:reason_customers_csv", ["2024-06", "product_change"])],
+)
+def test_reason_csvs_reject_invalid_filters(manager_client, mixed_month, name, args):
+    response = manager_client.get(reverse(name, args=args), {"level": "zzz"})
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith("Invalid filters, so no file was made. level: Select a valid choice.")
+
+
 def test_reason_customers_csv_rows(manager_client, mixed_month):
     response = manager_client.get(reverse("retention:reason_customers_csv", args=["2024-06", "product_change"]))
 
