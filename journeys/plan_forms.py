@@ -24,7 +24,7 @@ def _reject_before_first_year(day: datetime.date) -> None:
     # A date before FIRST_YEAR is a typo or a placeholder, as in the journey and import date fields.
     if day.year < FIRST_YEAR:
         first = datetime.date(FIRST_YEAR, 1, 1).isoformat()
-        raise forms.ValidationError(f"The date {day.isoformat()} is before {first}; enter the date as YYYY-MM-DD.")
+        raise forms.ValidationError(f"The date {day.isoformat()} is before {first}, the earliest date accepted.")
 
 
 def _date_field(label: str, required: bool = False, **kwargs) -> forms.DateField:

@@ -258,7 +258,7 @@ def mark_overdue(today: datetime.date, journey_ids: Collection[int] | None = Non
 
     Marks of milestones reached since, or no longer past a changed target, are
     removed. Running it twice on the same day changes nothing the second time.
-    `journey_ids` limits the work to those journeys; None means every journey.
+    `journey_ids` limits the work to those journeys, and None covers every journey.
     """
     due = overdue_milestones(today, journey_ids)
     now = timezone.now()

@@ -202,7 +202,7 @@ def test_anonymous_gets_admin_login(client, db):
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_cs_admin_signs_in_on_admin_login_without_staff_status(client, cs_admin):
+def test_admin_login_accepts_cs_admin(client, cs_admin):
     cs_admin.set_password("Admin-login-1")
     cs_admin.save()
 

@@ -189,7 +189,7 @@ def test_reader_locates_each_latin1_byte(tmp_path):
     ]
 
 
-def test_reader_names_a_latin1_byte_past_the_first_block(tmp_path):
+def test_reader_locates_latin1_byte_past_first_block(tmp_path):
     rows = "".join(f"2024-06,{n},row {n}\n" for n in range(2, 2000))
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"month,mrr,note\n" + rows.encode() + "2024-07,9,Caf\xe9\n".encode("latin-1"))
