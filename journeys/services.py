@@ -123,7 +123,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
     match today at once, so a reached milestone loses its mark and a cleared one
     past its target gets one.
     """
-    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    journey = lock_journey(journey.pk)
     before = {field: getattr(journey, field) for field in MILESTONE_FIELDS}
     derived = set()
     if journey.tasks.exists():
@@ -147,7 +147,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
 @transaction.atomic
 def update_task(task: JourneyTask, *, status: str, closed_on: datetime.date | None) -> JourneyTask:
     """Open, finish or mark a task not applicable, then let the Onboarding milestone follow the tasks."""
-    journey = Journey.objects.select_for_update().get(pk=task.journey_id)
+    journey = lock_journey(task.journey_id)
     task = JourneyTask.objects.get(pk=task.pk)
     if status == TaskStatus.OPEN:
         closed_on = None
@@ -223,6 +223,14 @@ def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = 
     if moved:
         logger.info("%d open journeys of %d accounts moved to the accounts' new TAM", moved.total(), len(ids))
     return moved
+
+
+def lock_journey(journey_id: int) -> Journey:
+    """Return the journey with its row locked against other changes until the transaction ends."""
+    # FOR NO KEY UPDATE, unlike FOR UPDATE, lets other transactions insert rows that refer to the
+    # journey. The daily overdue job inserts marks of many journeys in one transaction while holding
+    # the marks it changed, so under FOR UPDATE it and a milestone save could wait for each other.
+    return Journey.objects.select_for_update(no_key=True).get(pk=journey_id)
 
 
 def _sync_overdue_marks(journey: Journey) -> None:
