@@ -281,7 +281,7 @@ def test_start_journey_rejects_year_before_1900(login, tam):
 
     assert response.status_code == 200
     assert response.context["form"].errors["transaction_date"] == [
-        "The date 0024-06-20 is before 1900-01-01; enter the transaction date as YYYY-MM-DD."
+        "The date 0024-06-20 is before 1900-01-01. Enter the year with four digits, as in YYYY-MM-DD."
     ]
     assert not Journey.objects.exists()
 
