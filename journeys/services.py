@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -233,6 +233,24 @@ def lock_journey(journey_id: int) -> Journey:
     return Journey.objects.select_for_update(no_key=True).get(pk=journey_id)
 
 
+# Arbitrary constant key of the PostgreSQL advisory lock on the overdue marks.
+_OVERDUE_LOCK_KEY = 7_302_920
+
+
+def _lock_overdue_marks(*, every_journey: bool) -> None:
+    """Hold the overdue marks' lock until the transaction ends: alone for every journey, shared for a few.
+
+    The run over every journey reads the milestones of all journeys before it writes. Without the lock,
+    a milestone saved in between would get its mark back, or lose a new one, until the next run.
+    SQLite needs nothing more, because the settings open every transaction with BEGIN IMMEDIATE.
+    """
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if every_journey else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [_OVERDUE_LOCK_KEY])
+
+
 def _sync_overdue_marks(journey: Journey) -> None:
     """Make the journey's overdue marks match today, as the daily job would, after its dates changed."""
     mark_overdue(timezone.localdate(), journey_ids=[journey.pk])
@@ -268,12 +286,13 @@ def mark_overdue(today: datetime.date, journey_ids: Collection[int] | None = Non
     removed. Running it twice on the same day changes nothing the second time.
     `journey_ids` limits the work to those journeys, and None covers every journey.
     """
-    due = overdue_milestones(today, journey_ids)
     now = timezone.now()
     marks = OverdueMark.objects.all()
     if journey_ids is not None:
         marks = marks.filter(journey_id__in=journey_ids)
     with transaction.atomic():
+        _lock_overdue_marks(every_journey=journey_ids is None)
+        due = overdue_milestones(today, journey_ids)
         stored = {(mark.journey_id, mark.milestone): mark for mark in marks}
         stale = [mark.pk for key, mark in stored.items() if key not in due]
         OverdueMark.objects.filter(pk__in=stale).delete()

@@ -61,3 +61,42 @@ def test_daily_job_beside_milestone_save():
 
     assert errors == []
     assert not OverdueMark.objects.filter(journey=journey, milestone=Milestone.KICKOFF).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_milestone_saved_during_daily_job_unmarked():
+    tam = UserFactory(username="tam_race", role="TAM")
+    journey = services.start_journey(
+        account=AccountFactory(tam=tam), transaction_date=datetime.date(2020, 1, 1), licenses=5
+    )
+    assert OverdueMark.objects.filter(journey=journey, milestone=Milestone.KICKOFF).exists()
+    job_thread = threading.get_ident()
+    read = threading.Event()
+    real_overdue_milestones = services.overdue_milestones
+    errors = []
+
+    def overdue_milestones_then_wait(*args, **kwargs):
+        due = real_overdue_milestones(*args, **kwargs)
+        if threading.get_ident() == job_thread:
+            read.set()
+            time.sleep(1.5)
+        return due
+
+    def save_kickoff():
+        try:
+            services.record_milestones(journey, {"kickoff_date": datetime.date(2020, 1, 5)})
+        except Exception as error:  # noqa: BLE001 - the test reports any failure of the save
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    saver = threading.Thread(target=save_kickoff)
+    with mock.patch.object(services, "overdue_milestones", overdue_milestones_then_wait):
+        starter = threading.Thread(target=lambda: (read.wait(10), saver.start()))
+        starter.start()
+        services.mark_overdue(timezone.localdate())
+        starter.join()
+        saver.join(20)
+
+    assert errors == []
+    assert not OverdueMark.objects.filter(journey=journey, milestone=Milestone.KICKOFF).exists()
