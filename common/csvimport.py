@@ -8,7 +8,6 @@ the rest are only counted.
 """
 
 import bisect
-import codecs
 import csv
 import dataclasses
 import datetime
@@ -492,26 +491,33 @@ class CsvFile:
             self.errors.add(line + 1, "", "", _malformed_reason(error))
 
     def _report_undecodable(self) -> None:
-        """Report each line that is not UTF-8, with the column and value that contain the bad bytes.
+        """Report each record that is not UTF-8, with the column and value that contain the bad bytes.
 
         The text decoder reads ahead in blocks, so its error gives neither the line nor the field.
-        The file is therefore read again as bytes, line by line. Fields of the header line get no column.
+        The file is therefore read again with the bad bytes decoded as surrogates, through the same
+        CSV reader, so CR line ends and quoted fields that span lines count as in `rows()`. Each
+        record is reported at its first line, and fields of the header line get no column.
         """
         with open(self.path, "rb") as raw:
-            header_line = raw.readline().removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
-        delimiter = detect_delimiter(header_line)
-        header = [name.strip() for name in next(csv.reader([header_line.rstrip("\r\n")], delimiter=delimiter), [])]
-        indexes, _ = resolve_columns(self.spec, header, self.mapping)
-        names = dict(enumerate(header)) | {index: name for name, index in indexes.items()}
-        for line, text in _undecodable_lines(self.path):
-            fields = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
-            index = next((i for i, field in enumerate(fields) if _SURROGATE_RE.search(field)), None)
-            if index is None:
-                # The bytes sit inside a quoted field that spans lines, so the line alone has no fields.
-                self.errors.add(line, "", _escaped(text.rstrip("\r\n")), NOT_UTF8_REASON)
-                continue
-            column = names.get(index, "") if line > 1 else ""
-            self.errors.add(line, column, _escaped(fields[index].strip()), NOT_UTF8_REASON)
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            header_line = text.readline()
+            reader = csv.reader(itertools.chain([header_line], text), delimiter=detect_delimiter(header_line))
+            names: dict[int, str] = {}
+            line = 0
+            try:
+                for fields in reader:
+                    start, line = line + 1, reader.line_num
+                    if start == 1:
+                        header = [name.strip() for name in fields]
+                        indexes, _ = resolve_columns(self.spec, header, self.mapping)
+                        names = dict(enumerate(header)) | {index: name for name, index in indexes.items()}
+                    index = next((i for i, field in enumerate(fields) if _SURROGATE_RE.search(field)), None)
+                    if index is not None:
+                        column = names.get(index, "") if start > 1 else ""
+                        self.errors.add(start, column, _escaped(fields[index].strip()), NOT_UTF8_REASON)
+            except csv.Error as error:
+                # The records before the malformed one are reported, but the rest cannot be split into fields.
+                self.errors.add(line + 1, "", "", f"{NOT_UTF8_REASON}; malformed CSV after it: {error}")
 
     def _report_progress(self) -> None:
         if self.on_progress is not None:
@@ -536,18 +542,6 @@ def _malformed_reason(error: csv.Error) -> str:
 
 # Bytes that are not UTF-8, decoded with the surrogateescape handler.
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
-
-
-def _undecodable_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """Yield the number and text of each line that is not UTF-8, its bad bytes decoded as surrogates."""
-    with open(path, "rb") as raw:
-        for line, data in enumerate(raw, start=1):
-            if line == 1:
-                data = data.removeprefix(codecs.BOM_UTF8)
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                yield line, data.decode("utf-8", "surrogateescape")
 
 
 def _escaped(text: str) -> str:

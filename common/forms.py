@@ -1,6 +1,10 @@
-"""Form fields shared by the apps."""
+"""Form fields and validators shared by the apps."""
+
+import datetime
 
 from django import forms
+
+from common.months import FIRST_YEAR
 
 # The largest primary key that the databases store, a signed 64-bit integer.
 MAX_ROW_ID = 2**63 - 1
@@ -22,3 +26,13 @@ class RowsChoiceField(forms.ModelMultipleChoiceField):
                     self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": key}
                 )
         return super()._check_values(value)
+
+
+def reject_before_first_year(day: datetime.date) -> None:
+    """Raise ValidationError for a date before FIRST_YEAR, as the import date columns reject it."""
+    # Such a date is a placeholder or a typo, such as a year typed with two digits.
+    if day.year < FIRST_YEAR:
+        first = datetime.date(FIRST_YEAR, 1, 1).isoformat()
+        raise forms.ValidationError(
+            f"The date {day.isoformat()} is before {first}. Enter the year with four digits, as in YYYY-MM-DD."
+        )

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
-from common.csvimport import FIRST_YEAR
-from common.forms import RowsChoiceField
+from common.forms import RowsChoiceField, reject_before_first_year
 
 from .models import (
     SEGMENT_CHOICES,
@@ -189,11 +188,7 @@ class StartJourneyForm(forms.Form):
 
     def clean_transaction_date(self):
         day = self.cleaned_data["transaction_date"]
-        if day.year < FIRST_YEAR:
-            first = datetime.date(FIRST_YEAR, 1, 1).isoformat()
-            raise forms.ValidationError(
-                f"The date {day.isoformat()} is before {first}; enter the transaction date as YYYY-MM-DD."
-            )
+        reject_before_first_year(day)
         if day > self.today:
             raise forms.ValidationError(f"The date {day.isoformat()} is in the future; today is {self.today}.")
         return day

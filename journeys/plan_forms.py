@@ -9,8 +9,7 @@ from django.db.models import Q
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
-from common.csvimport import FIRST_YEAR
-from common.forms import RowsChoiceField
+from common.forms import RowsChoiceField, reject_before_first_year
 
 from .plan_models import ActivityKind, Objective, ObjectiveStatus, PlanStatus
 from .rules import completion_date_problem
@@ -20,20 +19,13 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TEXT_MAX_LENGTH = 10_000
 
 
-def _reject_before_first_year(day: datetime.date) -> None:
-    # A date before FIRST_YEAR is a typo or a placeholder, as in the journey and import date fields.
-    if day.year < FIRST_YEAR:
-        first = datetime.date(FIRST_YEAR, 1, 1).isoformat()
-        raise forms.ValidationError(f"The date {day.isoformat()} is before {first}; enter the date as YYYY-MM-DD.")
-
-
 def _date_field(label: str, required: bool = False, **kwargs) -> forms.DateField:
     return forms.DateField(
         label=label,
         required=required,
         widget=DATE_WIDGET,
         input_formats=["%Y-%m-%d"],
-        validators=[_reject_before_first_year],
+        validators=[reject_before_first_year],
         **kwargs,
     )
 

@@ -159,7 +159,7 @@ def sync_outcome_achieved(journey_id: int) -> None:
     journey without such objectives keeps the date entered on its page.
     """
     with transaction.atomic():
-        journey = Journey.objects.select_for_update().get(pk=journey_id)
+        journey = services.lock_journey(journey_id)
         rows = list(journey.intent_objectives.filter(original_intent=True).values_list("status", "achieved_date"))
         if rows:
             services.store_outcome_achieved(journey, outcome_date(rows))

@@ -207,7 +207,7 @@ def overdue_milestones(
 ) -> dict[tuple[int, str], datetime.date]:
     """Return {(journey id, milestone): target date} for every milestone unreached after its target date.
 
-    `journey_ids` limits the result to those journeys; None means every open journey.
+    `journey_ids` limits the result to those journeys, and None leaves every open journey in.
     """
     targets = target_days()
     overdue = {}

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -123,7 +123,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
     match today at once, so a reached milestone loses its mark and a cleared one
     past its target gets one.
     """
-    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    journey = lock_journey(journey.pk)
     before = {field: getattr(journey, field) for field in MILESTONE_FIELDS}
     derived = set()
     if journey.tasks.exists():
@@ -147,7 +147,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
 @transaction.atomic
 def update_task(task: JourneyTask, *, status: str, closed_on: datetime.date | None) -> JourneyTask:
     """Open, finish or mark a task not applicable, then let the Onboarding milestone follow the tasks."""
-    journey = Journey.objects.select_for_update().get(pk=task.journey_id)
+    journey = lock_journey(task.journey_id)
     task = JourneyTask.objects.get(pk=task.pk)
     if status == TaskStatus.OPEN:
         closed_on = None
@@ -225,6 +225,32 @@ def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = 
     return moved
 
 
+def lock_journey(journey_id: int) -> Journey:
+    """Return the journey with its row locked against other changes until the transaction ends."""
+    # FOR NO KEY UPDATE, unlike FOR UPDATE, lets other transactions insert rows that refer to the
+    # journey. The daily overdue job inserts marks of many journeys in one transaction while holding
+    # the marks it changed, so under FOR UPDATE it and a milestone save could wait for each other.
+    return Journey.objects.select_for_update(no_key=True).get(pk=journey_id)
+
+
+# Arbitrary constant key of the PostgreSQL advisory lock on the overdue marks.
+_OVERDUE_LOCK_KEY = 7_302_920
+
+
+def _lock_overdue_marks(*, every_journey: bool) -> None:
+    """Hold the overdue marks' lock until the transaction ends: alone for every journey, shared for a few.
+
+    The run over every journey reads the milestones of all journeys before it writes. Without the lock,
+    a milestone saved in between would get its mark back, or lose a new one, until the next run.
+    SQLite needs nothing more, because the settings open every transaction with BEGIN IMMEDIATE.
+    """
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if every_journey else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [_OVERDUE_LOCK_KEY])
+
+
 def _sync_overdue_marks(journey: Journey) -> None:
     """Make the journey's overdue marks match today, as the daily job would, after its dates changed."""
     mark_overdue(timezone.localdate(), journey_ids=[journey.pk])
@@ -258,14 +284,15 @@ def mark_overdue(today: datetime.date, journey_ids: Collection[int] | None = Non
 
     Marks of milestones reached since, or no longer past a changed target, are
     removed. Running it twice on the same day changes nothing the second time.
-    `journey_ids` limits the work to those journeys; None means every journey.
+    `journey_ids` limits the work to those journeys, and None covers every journey.
     """
-    due = overdue_milestones(today, journey_ids)
     now = timezone.now()
     marks = OverdueMark.objects.all()
     if journey_ids is not None:
         marks = marks.filter(journey_id__in=journey_ids)
     with transaction.atomic():
+        _lock_overdue_marks(every_journey=journey_ids is None)
+        due = overdue_milestones(today, journey_ids)
         stored = {(mark.journey_id, mark.milestone): mark for mark in marks}
         stale = [mark.pk for key, mark in stored.items() if key not in due]
         OverdueMark.objects.filter(pk__in=stale).delete()

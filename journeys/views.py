@@ -91,7 +91,7 @@ def my_accounts(request):
     states = plan_states({row.journey.account_id for row in rows})
     table = OpenJourneyTable(rows, show_tam=request.user.sees_all_accounts, plan_states=states)
     # RequestConfig applies the column headers' ?sort= and shows the first or last page for a page number out of range.
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    RequestConfig(request).configure(table)
     context = {"table": table, "count": len(rows), "sees_all": request.user.sees_all_accounts}
     return render(request, "journeys/my_accounts.html", context)
 

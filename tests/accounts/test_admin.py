@@ -200,3 +200,26 @@ def test_anonymous_gets_admin_login(client, db):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_login_accepts_cs_admin(client, cs_admin):
+    cs_admin.set_password("Admin-login-1")
+    cs_admin.save()
+
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "csadmin", "password": "Admin-login-1", "next": "/admin/"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_tam_still_rejected_on_admin_login(client, tam):
+    tam.set_password("Tam-login-1")
+    tam.save()
+
+    response = client.post("/admin/login/", {"username": "tam_owner", "password": "Tam-login-1"})
+
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session

@@ -281,7 +281,7 @@ def test_start_journey_rejects_year_before_1900(login, tam):
 
     assert response.status_code == 200
     assert response.context["form"].errors["transaction_date"] == [
-        "The date 0024-06-20 is before 1900-01-01; enter the transaction date as YYYY-MM-DD."
+        "The date 0024-06-20 is before 1900-01-01. Enter the year with four digits, as in YYYY-MM-DD."
     ]
     assert not Journey.objects.exists()
 
@@ -431,3 +431,14 @@ def test_my_accounts_milestone_sort_order(login, tam):
         "Onboarding",
         "Kickoff",
     ]
+
+
+@pytest.mark.parametrize("per_page", ["-5", "0", "1"])
+def test_my_accounts_keeps_fifty_rows_a_page(login, journey, tam, per_page):
+    start_journey(account=AccountFactory(tam=tam, name="Acme"), transaction_date=D(2024, 5, 1), licenses=5)
+
+    response = login("tam").get("/journeys/", {"per_page": per_page, "page": "1"})
+
+    assert response.status_code == 200
+    assert response.context["table"].page.paginator.per_page == 50
+    assert len(response.context["table"].page.object_list) == 2

@@ -350,7 +350,7 @@ def test_date_before_1900_rejected(login, world, url, field, data):
 
     assert response.status_code == 400
     assert response.context["form"].errors[field] == [
-        "The date 1800-01-01 is before 1900-01-01; enter the date as YYYY-MM-DD."
+        "The date 1800-01-01 is before 1900-01-01. Enter the year with four digits, as in YYYY-MM-DD."
     ]
     assert Activity.objects.count() == 1
     assert Objective.objects.count() == 1

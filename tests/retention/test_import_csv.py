@@ -224,7 +224,7 @@ def test_reader_locates_each_latin1_byte(tmp_path):
     ]
 
 
-def test_reader_names_a_latin1_byte_past_the_first_block(tmp_path):
+def test_reader_locates_latin1_byte_past_first_block(tmp_path):
     rows = "".join(f"2024-06,{n},row {n}\n" for n in range(2, 2000))
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"month,mrr,note\n" + rows.encode() + "2024-07,9,Caf\xe9\n".encode("latin-1"))
@@ -237,6 +237,20 @@ def test_reader_names_a_latin1_header(tmp_path):
     path.write_bytes("month,mrr,Notiz über\n2024-06,1,x\n".encode("latin-1"))
     _, errors = read_all(path)
     assert [(e.line, e.column, e.value) for e in errors.kept] == [(1, "", "Notiz \\xfcber")]
+
+
+def test_reader_locates_latin1_byte_with_cr_line_ends(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"month,mrr,note\r2024-06,1,plain\r2024-07,2,Caf\xe9\r")
+    _, errors = read_all(path)
+    assert [(e.line, e.column, e.value) for e in errors.kept] == [(3, "note", "Caf\\xe9")]
+
+
+def test_reader_locates_latin1_byte_in_quoted_lines(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b'month,mrr,note\n2024-06,1,"first line\nsecond, Caf\xe9"\n2024-07,2,ok\n')
+    _, errors = read_all(path)
+    assert [(e.line, e.column, e.value) for e in errors.kept] == [(2, "note", "first line\nsecond, Caf\\xe9")]
 
 
 def test_reader_names_a_field_over_the_size_limit(tmp_path):
