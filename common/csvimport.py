@@ -501,7 +501,9 @@ class CsvFile:
         with open(self.path, "rb") as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
             header_line = text.readline()
-            reader = csv.reader(itertools.chain([header_line], text), delimiter=detect_delimiter(header_line))
+            reader = csv.reader(
+                itertools.chain([header_line], text), delimiter=detect_delimiter(header_line), strict=True
+            )
             names: dict[int, str] = {}
             line = 0
             try:
@@ -517,7 +519,7 @@ class CsvFile:
                         self.errors.add(start, column, _escaped(fields[index].strip()), NOT_UTF8_REASON)
             except csv.Error as error:
                 # The records before the malformed one are reported, but the rest cannot be split into fields.
-                self.errors.add(line + 1, "", "", f"{NOT_UTF8_REASON}; malformed CSV after it: {error}")
+                self.errors.add(line + 1, "", "", _malformed_reason(error))
 
     def _report_progress(self) -> None:
         if self.on_progress is not None:

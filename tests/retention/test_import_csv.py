@@ -232,6 +232,14 @@ def test_reader_locates_latin1_byte_past_first_block(tmp_path):
     assert [(e.line, e.column) for e in errors.kept] == [(2000, "note")]
 
 
+def test_reader_names_latin1_byte_and_later_stray_quote(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b'month,mrr,note\n2024-06,1,Caf\xe9\n2024-07,2,"Prem"ium\n2024-08,3,ok\n')
+    _, errors = read_all(path)
+    assert [(e.line, e.column, e.value) for e in errors.kept] == [(2, "note", "Caf\\xe9"), (3, "", "")]
+    assert errors.kept[1].reason.startswith("malformed CSV: text follows the closing quote of a field")
+
+
 def test_reader_names_a_latin1_header(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("month,mrr,Notiz über\n2024-06,1,x\n".encode("latin-1"))
