@@ -26,6 +26,11 @@ def can_read_account(user: User, account: Account) -> bool:
     return user.sees_all_accounts or account.tam_id == user.pk
 
 
+def owns_accounts(user: User) -> bool:
+    """Return whether the user has accounts to see: every account as a manager or CS admin, else at least one own."""
+    return user.sees_all_accounts or user.accounts.exists()
+
+
 def can_change_account(user: User, account: Account, permission: str) -> bool:
     """Only the owning TAM, holding `permission`, changes an account's plan, objectives, contacts and activities."""
     return user.has_perm(permission) and (user.is_superuser or account.tam_id == user.pk)

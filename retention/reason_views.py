@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_tables2 import RequestConfig
 
+from accounts.selectors import owns_accounts
 from common.csvexport import invalid_filters_response
 from common.money import format_money
 from common.months import add_months, format_month, month_range
@@ -116,7 +117,7 @@ def _owns_no_accounts(user, breakdown) -> bool:
     if breakdown is None or user.sees_all_accounts:
         return False
     empty = not (breakdown.churn or breakdown.expansion or breakdown.recurring_a or breakdown.recurring_b)
-    return empty and not user.accounts.exists()
+    return empty and not owns_accounts(user)
 
 
 def _figure_rows(breakdown, category: Category, filters: RetentionFilters) -> list:

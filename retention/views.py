@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 from django_tables2 import RequestConfig
 
+from accounts.selectors import owns_accounts
 from common.csvexport import invalid_filters_response
 from common.months import format_month
 from common.snapshots import read_snapshot
@@ -77,7 +78,7 @@ def overview(request):
         "targets": settings.RETENTION_TARGETS,
         "sees_all": request.user.sees_all_accounts,
         # Called by the template only when no month has a cohort, so other views of the page make no query for it.
-        "owns_accounts": lambda: request.user.sees_all_accounts or request.user.accounts.exists(),
+        "owns_accounts": lambda: owns_accounts(request.user),
     }
     return render(request, "retention/overview.html", context)
 
