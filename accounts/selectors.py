@@ -27,7 +27,7 @@ def can_read_account(user: User, account: Account) -> bool:
 
 
 def owns_accounts(user: User) -> bool:
-    """Return whether the user has accounts to see: every account as a manager or CS admin, else at least one own."""
+    """Return whether the user sees any account: a manager or CS admin sees every one, a TAM those they own."""
     return user.sees_all_accounts or user.accounts.exists()
 
 

@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 
 def may_use_admin(user) -> bool:
-    """Return whether the user may open the admin site: an active staff user or CS admin."""
+    """Return whether the user may open the admin site, as an active staff user or CS admin."""
     # A CS admin is a member of the "CS admin" group. The role, not Django's staff flag, is what
     # every other page checks, so a CS admin created without the flag still reaches these pages.
     return user.is_active and (user.is_staff or getattr(user, "is_cs_admin", False))

@@ -238,7 +238,7 @@ _OVERDUE_LOCK_KEY = 7_302_920
 
 
 def _lock_overdue_marks(*, every_journey: bool) -> None:
-    """Hold the overdue marks' lock until the transaction ends: alone for every journey, shared for a few.
+    """Hold the overdue marks' lock until the transaction ends, exclusively for every journey and shared for some.
 
     The run over every journey reads the milestones of all journeys before it writes. Without the lock,
     a milestone saved in between would get its mark back, or lose a new one, until the next run.
