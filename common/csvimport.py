@@ -468,27 +468,36 @@ class CsvFile:
 
     def _data_rows(self, raw, reader, width: int, indexes: dict[str, int]):
         line = reader.line_num
-        try:
-            for row in reader:
-                start, line = line + 1, reader.line_num
-                if not any(field.strip() for field in row):
-                    continue
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                # The csv module stops inside the row, so the row's first line is named.
+                self.errors.add(line + 1, "", "", _malformed_reason(error))
+                if not _reading_resumes(error):
+                    return
+                # The reader drops the rest of the bad line and starts the next row on the line after it.
                 self.rows_read += 1
-                if self.rows_read % PROGRESS_EVERY == 0:
-                    self.bytes_read = raw.tell()
-                    self._report_progress()
-                if len(row) != width:
-                    reason = f"expected {width} fields as in the header, found {len(row)}"
-                    if line > start:
-                        # Only a quoted field carries a row past its line end, so a short row of several
-                        # lines most likely has a quote that does not close where it should.
-                        reason += f" (a quote in this row leaves a field open through line {line})"
-                    self.errors.add(start, "", "", reason)
-                    continue
-                yield start, {name: row[index].strip() for name, index in indexes.items()}
-        except csv.Error as error:
-            # The csv module stops inside the row, so the row's first line is named.
-            self.errors.add(line + 1, "", "", _malformed_reason(error))
+                line = reader.line_num
+                continue
+            start, line = line + 1, reader.line_num
+            if not any(field.strip() for field in row):
+                continue
+            self.rows_read += 1
+            if self.rows_read % PROGRESS_EVERY == 0:
+                self.bytes_read = raw.tell()
+                self._report_progress()
+            if len(row) != width:
+                reason = f"expected {width} fields as in the header, found {len(row)}"
+                if line > start:
+                    # Only a quoted field carries a row past its line end, so a short row of several
+                    # lines most likely has a quote that does not close where it should.
+                    reason += f" (a quote in this row leaves a field open through line {line})"
+                self.errors.add(start, "", "", reason)
+                continue
+            yield start, {name: row[index].strip() for name, index in indexes.items()}
 
     def _report_undecodable(self) -> None:
         """Report each record that is not UTF-8, with the column and value that contain the bad bytes.
@@ -524,6 +533,15 @@ class CsvFile:
     def _report_progress(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.rows_read, self.bytes_read, self.total_bytes)
+
+
+def _reading_resumes(error: csv.Error) -> bool:
+    """Return whether the rows after a malformed one can still be read and checked.
+
+    Text after a closing quote spoils only its own line. A field over the size limit or a quote open
+    at the end of the file leaves no row boundary to start again from.
+    """
+    return "expected after" in str(error)
 
 
 def _malformed_reason(error: csv.Error) -> str:

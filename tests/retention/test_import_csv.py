@@ -186,6 +186,14 @@ def test_reader_rejects_text_after_closing_quote(tmp_path, text, line):
     assert all(row["note"] != "Premium" for _, row in rows)
 
 
+def test_reader_checks_rows_after_stray_quote(tmp_path):
+    text = 'month,mrr,note\n2024-06,1,"Prem"ium\n2024-07,x,ok\n2024-08,"3"4,\n2024-09,5,"two\nlines"\n'
+    rows, errors = read_all(write_csv(tmp_path / "m.csv", text))
+    assert [line for line, _ in rows] == [3, 5]
+    assert [error.line for error in errors.kept] == [2, 4]
+    assert all(error.reason.startswith("malformed CSV: text follows") for error in errors.kept)
+
+
 def test_reader_keeps_quoted_delimiters_and_doubled_quotes(tmp_path):
     path = write_csv(tmp_path / "m.csv", 'month,mrr,note\n2024-06,1,"Acme, ""Inc."" and co"\n')
     rows, errors = read_all(path)
