@@ -1,5 +1,6 @@
 """The base of the import management commands: arguments, progress on stderr, summary or errors."""
 
+import logging
 import os
 
 from django.core.management.base import BaseCommand, CommandError
@@ -9,6 +10,8 @@ from common.months import month_range, parse_month
 from retention.models import EndDateConvention, ImportKind, ImportStatus
 
 from .runs import errors_with_file_columns, execute, start_command_run
+
+logger = logging.getLogger(__name__)
 
 
 def describe_months(months: list[str]) -> str:
@@ -86,6 +89,8 @@ class ImportCommand(BaseCommand):
         if end_date not in EndDateConvention.values:
             raise CommandError(f"Invalid end-date convention {end_date!r}: expected exclusive or inclusive.")
         run = start_command_run(self.kind, path, columns, end_date)
+        self._run_id = run.pk
+        self._progress_closed = False
         run = execute(run, path, on_progress=self._write_progress)
         if run.status == ImportStatus.REJECTED:
             error_lines = [
@@ -98,9 +103,20 @@ class ImportCommand(BaseCommand):
                 f"Import rejected, nothing was stored: {run.error_count} invalid value(s) in {path}.\n"
                 + "\n".join(error_lines)
             )
-        for line in summary_lines(self.kind, run.summary):
-            self.stdout.write(line)
+        try:
+            for line in summary_lines(self.kind, run.summary):
+                self.stdout.write(line)
+        except BrokenPipeError as error:
+            # The run is stored, and its page on the site shows the same summary.
+            logger.info("import run %s: summary not written, output closed: %s", run.pk, error)
 
     def _write_progress(self, rows_read: int, bytes_read: int, total_bytes: int) -> None:
+        # A closed stream, as when the output goes through `head`, ends the progress lines and not the import.
+        if self._progress_closed:
+            return
         percent = f" ({100 * bytes_read // total_bytes}% of the file)" if total_bytes else ""
-        self.stderr.write(f"Read {rows_read} rows{percent}")
+        try:
+            self.stderr.write(f"Read {rows_read} rows{percent}")
+        except OSError as error:
+            self._progress_closed = True
+            logger.info("import run %s: progress no longer written, output closed: %s", self._run_id, error)

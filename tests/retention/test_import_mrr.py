@@ -529,3 +529,27 @@ def test_nul_byte_in_field(tmp_path, db):
 
     assert "line 3, column product, value 'Ba\\\\x00sic': contains a NUL byte, which text cannot hold" in message
     assert ImportRun.objects.get().errors[0]["value"] == "Ba\\x00sic"
+
+
+class ClosedStream:
+    """An output stream whose reader has gone, as when the command's output goes through `head`."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_closed_output_leaves_import_done(tmp_path, db):
+    make_accounts("ACC-1")
+    path = tmp_path / "m.csv"
+    rows = "".join(f"2024-06,ACC-1,SUB-{index},Premium,1,1.00,recurring\n" for index in range(12_000))
+    path.write_text(HEADER + rows, encoding="utf-8")
+
+    call_command("import_mrr", str(path), stdout=ClosedStream(), stderr=ClosedStream())
+
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.DONE
+    assert run.summary["lines_stored"] == 12_000
+    assert MrrLine.objects.count() == 12_000
