@@ -207,6 +207,34 @@ def all_milestones(
     ]
 
 
+# The chart's day axis runs at least this many days past the last milestone reached.
+CHART_TAIL_MIN_DAYS = 30
+
+
+def chart_end_day(overall: list[MilestoneFigures]) -> int | None:
+    """Return the last day that the time-to-value chart shows, or None when it shows the whole follow-up.
+
+    Each curve runs on flat to the longest follow-up, and one journey left
+    open for years, or entered with a mistyped transaction date, would squeeze
+    every drop into the first sliver of the axis. The axis therefore stops a
+    quarter past the last milestone reached, and at least
+    CHART_TAIL_MIN_DAYS days past it. With no milestone reached it shows the
+    whole follow-up.
+    """
+    drops = [
+        days
+        for figures in overall
+        for (days, share), (_, before) in zip(figures.survival[1:], figures.survival, strict=False)
+        if share < before
+    ]
+    if not drops:
+        return None
+    last_drop = max(drops)
+    end = last_drop + max(CHART_TAIL_MIN_DAYS, -(-last_drop // 4))
+    longest = max(figures.survival[-1][0] for figures in overall)
+    return end if longest > end else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Report:
     filters: ReportFilters

@@ -31,7 +31,7 @@ from .forms import (
 from .models import Journey, JourneyTask, Playbook
 from .plan_selectors import plan_states
 from .tables import OpenJourneyTable, PlaybookTable
-from .ttv import CohortPeriod, ReportFilters, parse_cohort, ttv_report
+from .ttv import CohortPeriod, ReportFilters, chart_end_day, parse_cohort, ttv_report
 
 
 def _journey_for(request, pk: int, *, change: bool = False) -> Journey:
@@ -227,13 +227,15 @@ def report(request):
         "milestones": [
             {"label": figures.milestone.label, "points": [{"x": x, "y": y} for x, y in figures.survival]}
             for figures in result.overall
-        ]
+        ],
+        "end_day": chart_end_day(result.overall),
     }
     context = {
         "form": form,
         "report": result,
         "group_by": dict(form.fields["group_by"].choices)[group_by],
         "chart": chart,
+        "follow_up_days": max((figures.survival[-1][0] for figures in result.overall), default=0),
         "csv_query": request.GET.urlencode(),
     }
     return render(request, "journeys/report.html", context)

@@ -38,7 +38,13 @@
       parsing: false,
       interaction: { mode: "nearest", intersect: false },
       scales: {
-        x: { type: "linear", beginAtZero: true, title: { display: true, text: "Days since the transaction" } },
+        x: {
+          type: "linear",
+          beginAtZero: true,
+          // Null when the chart shows the whole follow-up, and Chart.js then fits the axis to the data.
+          max: data.end_day === null ? undefined : data.end_day,
+          title: { display: true, text: "Days since the transaction" },
+        },
         y: {
           min: 0,
           max: 100,

@@ -200,6 +200,29 @@ def test_time_to_value_curve_drops_at_event(live_server, browser):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_chart_axis_ignores_decades_old_journey(live_server, browser):
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    today = timezone.localdate()
+    JourneyFactory(
+        account=AccountFactory(segment=Segment.SMB),
+        transaction_date=today - datetime.timedelta(days=100),
+        kickoff_date=today - datetime.timedelta(days=60),
+    )
+    # Entered with a mistyped year and never started.
+    JourneyFactory(account=AccountFactory(segment=Segment.SMB), transaction_date=datetime.date(1900, 1, 1))
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    _log_in(page, live_server.url, "browser_manager")
+    page.goto(f"{live_server.url}/journeys/report/")
+    page.wait_for_function("Chart.getChart(document.getElementById('ttv-chart')) !== undefined")
+    page.wait_for_timeout(1500)
+
+    # Kickoff on day 40 for one of the two journeys, so the axis stops 30 days later at day 70.
+    assert page.evaluate("Chart.getChart(document.getElementById('ttv-chart')).scales.x.max") == 70
+    assert _has_color(page.evaluate(CHART_PIXELS, [50, 50]), KICKOFF_BLUE)
+    assert "The chart stops at day 70" in page.locator("#ttv-chart-end").inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_targets_show_whole_values_on_phone(live_server, browser):
     UserFactory(username="phone_admin", role=Role.CS_ADMIN)
     page = browser.new_page(viewport={"width": 390, "height": 900})

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import Segment
 from journeys.tasks import mark_overdue_milestones
-from journeys.ttv import ReportFilters, cohort_label, ttv_report
+from journeys.ttv import ReportFilters, chart_end_day, cohort_label, ttv_report
 from tests.factories import AccountFactory, UserFactory
 from tests.journeys.clock import NOW
 
@@ -207,3 +207,53 @@ def test_report_csv_rejects_future_report_date(book, client, manager):
         "Invalid filters, so no file was made. "
         "as_of: The report date 2024-07-31 is in the future; today is 2024-06-30.\n"
     )
+
+
+def _overall(*journeys):
+    for transaction_date, dates in journeys:
+        _journey(transaction_date, **dates)
+    return ttv_report(ReportFilters(as_of=D(2024, 6, 30)), D(2024, 6, 30)).overall
+
+
+def test_chart_stops_past_last_milestone():
+    # Kickoffs on days 10 and 200, and one journey open since 1990: the axis stops a quarter past day 200.
+    start = D(2023, 6, 1)
+    overall = _overall(
+        (start, {"kickoff_date": start + datetime.timedelta(days=10)}),
+        (start, {"kickoff_date": start + datetime.timedelta(days=200)}),
+        (D(1990, 1, 1), {}),
+    )
+
+    assert chart_end_day(overall) == 250
+
+
+def test_chart_tail_at_least_thirty_days():
+    overall = _overall((D(2024, 1, 1), {"kickoff_date": D(2024, 1, 9)}), (D(2023, 1, 1), {}))
+
+    assert chart_end_day(overall) == 8 + 30
+
+
+def test_chart_whole_when_follow_up_short():
+    # The open journey's 60 days end before day 30 + 30.
+    overall = _overall((D(2024, 5, 1), {"kickoff_date": D(2024, 5, 31)}), (D(2024, 5, 1), {}))
+
+    assert chart_end_day(overall) is None
+
+
+def test_chart_whole_without_milestone_reached():
+    overall = _overall((D(1990, 1, 1), {}))
+
+    assert chart_end_day(overall) is None
+
+
+def test_report_page_names_chart_end(client, manager):
+    _journey(D(2024, 1, 1), kickoff_date=D(2024, 1, 11))
+    _journey(D(1990, 1, 1))
+    client.force_login(manager)
+
+    with time_machine.travel(NOW):
+        response = client.get("/journeys/report/", {"as_of": "2024-06-30"})
+
+    assert response.context["chart"]["end_day"] == 40
+    assert "The chart stops at day 40" in response.text
+    assert f"up to {(D(2024, 6, 30) - D(1990, 1, 1)).days} days" in response.text
