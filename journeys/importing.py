@@ -5,6 +5,7 @@ and reason, and nothing is stored unless the whole file is valid.
 """
 
 import datetime
+import itertools
 import logging
 import os
 import time
@@ -26,6 +27,7 @@ from common.csvimport import (
     parse_id,
     parse_row,
 )
+from common.queries import VALUES_PER_QUERY
 from retention.importing.staging import StagingTable
 
 from .audit import record_journeys_import
@@ -296,9 +298,11 @@ def _write(stage: StagingTable) -> tuple[int, int]:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {', '.join(names)} FROM {stage.name} ORDER BY line")
             staged = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        account_ids = sorted({row["account_ext"] for row in staged})
         accounts = {
             account.external_id: account
-            for account in Account.objects.filter(external_id__in={row["account_ext"] for row in staged})
+            for chunk in itertools.batched(account_ids, VALUES_PER_QUERY)
+            for account in Account.objects.filter(external_id__in=chunk)
         }
         for row in staged:
             account = accounts[row["account_ext"]]
@@ -329,5 +333,7 @@ def _write(stage: StagingTable) -> tuple[int, int]:
             journey.first_value_users = row["first_value_users"]
             journey.save()
             saved_ids.append(journey.pk)
-        mark_overdue(timezone.localdate(), journey_ids=saved_ids)
+        today = timezone.localdate()
+        for chunk in itertools.batched(saved_ids, VALUES_PER_QUERY):
+            mark_overdue(today, journey_ids=chunk)
     return created, updated

@@ -1,6 +1,7 @@
 """Writes to journeys: starts, milestones, tasks, TAM handover, playbooks, targets and overdue marks."""
 
 import datetime
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -12,6 +13,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from accounts.models import Account, User
+from common.queries import VALUES_PER_QUERY
 
 from . import audit
 from .models import (
@@ -28,9 +30,6 @@ from .rules import DUPLICATE_JOURNEY
 from .selectors import account_segment, open_journeys, overdue_milestones
 
 logger = logging.getLogger(__name__)
-
-# Accounts per query when moving open journeys, below the 999 parameters per query of SQLite before 3.32.
-ACCOUNTS_PER_QUERY = 500
 
 MILESTONE_FIELDS = [
     "kickoff_date",
@@ -203,8 +202,7 @@ def reassign_open_journeys(account_ids: Collection[int], *, user: User | None = 
     """
     ids = sorted(set(account_ids))
     moved: Counter[int] = Counter()
-    for start in range(0, len(ids), ACCOUNTS_PER_QUERY):
-        chunk = ids[start : start + ACCOUNTS_PER_QUERY]
+    for chunk in itertools.batched(ids, VALUES_PER_QUERY):
         # The row lock makes a concurrent milestone save wait, so the history records below hold current values.
         candidates = (
             open_journeys(Journey.objects.filter(account_id__in=chunk, account__tam__isnull=False))

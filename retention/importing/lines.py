@@ -6,6 +6,7 @@ already exist, exactly as written.
 """
 
 import datetime
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -14,6 +15,7 @@ from django.db import connection
 from accounts.models import Account, Subscription
 from common.csvimport import ErrorCollector, RowError
 from common.months import LAST_YEAR, add_months, format_month, month_range
+from common.queries import VALUES_PER_QUERY
 from retention import partitions
 from retention.locks import report_lock
 from retention.models import CoveredMonth, MrrLine
@@ -28,8 +30,6 @@ SUBSCRIPTION = Subscription._meta.db_table
 MRR_LINE = MrrLine._meta.db_table
 # Temporary table of the (month, subscription) pairs that the replaced months held before an import.
 REPLACED_KEYS = "tamarind_replaced_keys"
-# Months per query, below the 999 parameters per query of SQLite before 3.32.
-MONTHS_PER_QUERY = 500
 # Replaced months that held at most this many lines are compared subscription by subscription after the
 # import. On PostgreSQL at 20,000 parent accounts, comparing a whole history of 1.1 million lines took
 # 3.8 s beside an import of 2.3 s, so larger imports compare line counts only.
@@ -182,8 +182,7 @@ def _record_replaced_keys(months: list[datetime.date]) -> bool:
     """
     with connection.cursor() as cursor:
         stored_lines = 0
-        for start in range(0, len(months), MONTHS_PER_QUERY):
-            chunk = months[start : start + MONTHS_PER_QUERY]
+        for chunk in itertools.batched(months, VALUES_PER_QUERY):
             placeholders = ", ".join(["%s"] * len(chunk))
             # The count stops one line past the limit, so it costs little on a large history.
             cursor.execute(
@@ -195,8 +194,7 @@ def _record_replaced_keys(months: list[datetime.date]) -> bool:
                 return False
         cursor.execute(f"DROP TABLE IF EXISTS {REPLACED_KEYS}")
         cursor.execute(f"CREATE TEMPORARY TABLE {REPLACED_KEYS} (month date, subscription_id bigint)")
-        for start in range(0, len(months), MONTHS_PER_QUERY):
-            chunk = months[start : start + MONTHS_PER_QUERY]
+        for chunk in itertools.batched(months, VALUES_PER_QUERY):
             placeholders = ", ".join(["%s"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO {REPLACED_KEYS} (month, subscription_id) "

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.core.management import CommandError, call_command
 
+from journeys import importing
 from journeys.importing import import_journeys
 from journeys.models import FirstValueBasis, InfrastructureType, Journey, JourneyKind, Milestone, TaskStatus
 from journeys.services import mark_overdue, start_journey, update_task
@@ -257,3 +258,26 @@ def test_import_marks_journey_past_target(tmp_path, accounts):
 
     marks = set(Journey.objects.get().overdue_marks.values_list("milestone", flat=True))
     assert marks == set(Milestone.values) - {Milestone.KICKOFF}
+
+
+def test_import_reads_ids_in_batches(tmp_path, monkeypatch):
+    tam = UserFactory(username="ana")
+    for index in range(5):
+        AccountFactory(external_id=f"ACC-{index}", tam=tam)
+    calls = []
+
+    def record(today, journey_ids=None):
+        calls.append(list(journey_ids))
+        return mark_overdue(today, journey_ids=journey_ids)
+
+    monkeypatch.setattr(importing, "VALUES_PER_QUERY", 2)
+    monkeypatch.setattr(importing, "mark_overdue", record)
+    rows = "\n".join(f"ACC-{index},2024-01-02,new,10,,,,,,," for index in range(5))
+
+    import_journeys(_write(tmp_path, f"{HEADER}\n{rows}"))
+
+    assert [len(ids) for ids in calls] == [2, 2, 1]
+    marked = sorted(journey_id for ids in calls for journey_id in ids)
+    assert marked == sorted(Journey.objects.values_list("pk", flat=True))
+    for journey in Journey.objects.all():
+        assert set(journey.overdue_marks.values_list("milestone", flat=True)) == set(Milestone.values)
