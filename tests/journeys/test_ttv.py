@@ -256,4 +256,4 @@ def test_report_page_names_chart_end(client, manager):
 
     assert response.context["chart"]["end_day"] == 40
     assert "The chart stops at day 40" in response.text
-    assert f"up to {(D(2024, 6, 30) - D(1990, 1, 1)).days} days" in response.text
+    assert f"up to {(D(2024, 6, 30) - D(1990, 1, 1)).days:,} days" in response.text
