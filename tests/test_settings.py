@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PRINT_SETTINGS = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
-    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS}))"
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, "
+    "'demo_credit': s.SHOW_DEMO_CREDIT}))"
 )
 
 
@@ -19,7 +20,7 @@ def run_settings(module, **environment):
     clean = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
+        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SHOW_DEMO_CREDIT"}
     }
     clean.update(environment, DJANGO_SETTINGS_MODULE=module)
     return subprocess.run([sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=clean, capture_output=True, text=True)
@@ -32,6 +33,7 @@ def test_defaults_use_sqlite_file_and_in_process_tasks():
     assert values["engine"] == "django.db.backends.sqlite3"
     assert values["name"].endswith("db.sqlite3")
     assert values["eager"] is True
+    assert values["demo_credit"] is True
 
 
 def test_environment_selects_postgresql_and_redis():
@@ -63,6 +65,7 @@ def test_production_starts_with_secret_key():
 
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["debug"] is False
+    assert json.loads(completed.stdout)["demo_credit"] is False
 
 
 def test_production_passes_deploy_checks():

@@ -1,3 +1,4 @@
+import pytest
 from django.contrib.auth.models import Group
 
 
@@ -28,3 +29,13 @@ def test_every_app_role_permission_is_granted(db):
             )
         }
         assert set(names) <= granted, role
+
+
+@pytest.mark.parametrize(("shown", "expected"), [(True, True), (False, False)])
+def test_footer_credits_demo_data_when_set(client, settings, shown, expected):
+    settings.SHOW_DEMO_CREDIT = shown
+
+    page = client.get("/login/").text
+
+    assert ("Demo data: RavenStack" in page) is expected
+    assert 'href="/about/"' in page

@@ -20,6 +20,8 @@ if (BASE_DIR / ".env").is_file():
 
 SECRET_KEY = env("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
+# The page footer credits the demo's dataset. `make run` loads the demo, and a production site shows its own data.
+SHOW_DEMO_CREDIT = env.bool("SHOW_DEMO_CREDIT", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
@@ -73,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "common.context_processors.demo_credit",
             ],
         },
     },

@@ -9,6 +9,7 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is missing: set it in the environment before starting the site.")
 
 DEBUG = env.bool("DEBUG", default=False)
+SHOW_DEMO_CREDIT = env.bool("SHOW_DEMO_CREDIT", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
