@@ -23,7 +23,7 @@ from .models import Category, Reason
 from .page_forms import MonthFilterForm, ReasonFilterForm, RetentionFilters
 from .span import DataSpan, data_span
 from .tables import CustomerLineTable, ReasonCustomerTable
-from .views import CUSTOMERS_PER_PAGE, retention_reader
+from .views import retention_reader
 
 # The chart shows the chosen month and the 23 months before it, as far as the data span reaches.
 CHART_MONTHS = 24
@@ -164,11 +164,7 @@ def reason_customers(request, month: datetime.date, reason: str):
             customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts
         )
         # The reason's stored customer count is the number of rows; on PostgreSQL both come from one snapshot.
-        paginate = {
-            "per_page": CUSTOMERS_PER_PAGE,
-            "paginator_class": CountedPaginator,
-            "count": figure.customers if figure else 0,
-        }
+        paginate = {"paginator_class": CountedPaginator, "count": figure.customers if figure else 0}
         RequestConfig(request, paginate=paginate).configure(table)
         table.products = reason_selectors.recurring_products(row.record for row in table.paginated_rows)
     context = {

@@ -13,6 +13,8 @@ from .models import Level, SegmentKey
 from .templatetags.retention_format import money, pct
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}}
+# Rows on a page of a month's or a reason's customers.
+CUSTOMERS_PER_PAGE = 25
 
 
 def _ordered(*keys: str) -> tuple[str, ...]:
@@ -50,6 +52,11 @@ class CohortCustomerTable(tables.Table):
             exclude.append("tam")
         super().__init__(*args, exclude=exclude, **kwargs)
         self.month = month
+
+    def paginate(self, *args, per_page=None, **kwargs):
+        """Paginate at CUSTOMERS_PER_PAGE rows, whatever `per_page` RequestConfig reads from the query string."""
+        # A per_page below 1 makes every page number invalid, and a large one would render the whole cohort.
+        return super().paginate(*args, per_page=CUSTOMERS_PER_PAGE, **kwargs)
 
     def name_months(self, baseline: dict[str, str], current: dict[str, str], month_below: bool = False) -> None:
         """Add M-12 to the headers in `baseline` and M to those in `current`, keyed by column name.

@@ -24,8 +24,6 @@ from .exports import write_month_customers
 from .page_forms import MonthFilterForm, OverviewFilterForm, RetentionFilters
 from .tables import MonthCustomerTable
 
-CUSTOMERS_PER_PAGE = 25
-
 
 def retention_reader(view):
     """Send anonymous visitors to the login page and raise 403 for users without the retention permission.
@@ -93,7 +91,7 @@ def month_detail(request, month: datetime.date):
     if figures is not None:
         customers = selectors.month_customers(request.user, month, filters)
         table = MonthCustomerTable(customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts)
-        RequestConfig(request, paginate={"per_page": CUSTOMERS_PER_PAGE}).configure(table)
+        RequestConfig(request).configure(table)
     context = {
         "form": form,
         "filters": filters,

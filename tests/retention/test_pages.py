@@ -444,6 +444,15 @@ def test_month_detail_tied_rows_paginate(manager_client, thirty_tied_parents):
             assert listed.count("P07") == 1, sort
 
 
+@pytest.mark.parametrize("per_page", ["-5", "0", "1", "1000"])
+def test_month_detail_keeps_25_rows_a_page(manager_client, thirty_tied_parents, per_page):
+    response = manager_client.get(reverse("retention:month", args=["2024-06"]), {"per_page": per_page})
+
+    assert response.status_code == 200
+    assert response.context["table"].page.paginator.per_page == 25
+    assert len(page_customers(response)) == 25
+
+
 def test_month_detail_sorts_by_gross(manager_client, thirty_tied_parents):
     response = manager_client.get(reverse("retention:month", args=["2024-06"]), {"sort": "gross"})
 

@@ -474,6 +474,15 @@ def test_reason_customers_tied_rows_paginate(manager_client, thirty_downgrades):
             assert len(set(listed)) == 30, sort
 
 
+@pytest.mark.parametrize("per_page", ["-5", "0", "1", "1000"])
+def test_reason_customers_keep_25_rows_a_page(manager_client, thirty_downgrades, per_page):
+    response = manager_client.get(reasons_url("2024-06", "downgrade"), {"per_page": per_page})
+
+    assert response.status_code == 200
+    assert response.context["table"].page.paginator.per_page == 25
+    assert len(table_customers(response)) == 25
+
+
 def test_reason_customers_every_sort_ends_with_primary_key(manager_client, thirty_downgrades):
     table = manager_client.get(reasons_url("2024-06", "downgrade")).context["table"]
 
