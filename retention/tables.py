@@ -13,6 +13,8 @@ from .models import Level, SegmentKey
 from .templatetags.retention_format import money, pct
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}}
+# Ids and segment names contain hyphens, where a narrow screen would otherwise break "A-43a9e3" over two lines.
+UNBROKEN_ATTRS = {"td": {"class": "text-nowrap"}}
 # Rows on a page of a month's or a reason's customers.
 CUSTOMERS_PER_PAGE = 25
 
@@ -36,14 +38,18 @@ class CohortCustomerTable(tables.Table):
 
     customer = tables.Column(accessor="account__name", verbose_name="Customer", order_by=_ordered("account__name"))
     external_id = tables.Column(
-        accessor="account__external_id", verbose_name="Account ID", order_by=_ordered("account__external_id")
+        accessor="account__external_id",
+        verbose_name="Account ID",
+        order_by=_ordered("account__external_id"),
+        attrs=UNBROKEN_ATTRS,
     )
     subscription = tables.Column(
         accessor="subscription__external_id",
         verbose_name="Subscription ID",
         order_by=_ordered("subscription__external_id"),
+        attrs=UNBROKEN_ATTRS,
     )
-    segment = tables.Column(verbose_name="Segment", order_by=_ordered("segment"))
+    segment = tables.Column(verbose_name="Segment", order_by=_ordered("segment"), attrs=UNBROKEN_ATTRS)
     tam = tables.Column(accessor="tam__username", verbose_name="TAM", order_by=_ordered("tam__username"), default="–")
 
     def __init__(self, *args, month: datetime.date, level: str, show_tam: bool, **kwargs):
