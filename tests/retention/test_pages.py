@@ -201,6 +201,16 @@ def test_overview_range_outside_span_no_data(manager_client, filter_accounts):
     assert "retention-chart-data" not in html
 
 
+@pytest.mark.parametrize("query", [{"month_to": "2022-06"}, {"month_from": "2025-01"}], ids=["before", "after"])
+def test_overview_open_range_outside_span_names_span(manager_client, filter_accounts, query):
+    response = manager_client.get(OVERVIEW, query)
+
+    assert overview_rows(response) == {}
+    html = response.content.decode()
+    assert 'id="no-data"' in html
+    assert "imports cover 2023-01 to 2024-01" in html
+
+
 def test_overview_segment_filter_mid_market(manager_client, filter_accounts):
     response = manager_client.get(OVERVIEW, {"segment": "Mid-Market", "month_from": "2024-01"})
 
