@@ -23,7 +23,7 @@ from .models import Category, Reason
 from .page_forms import MonthFilterForm, ReasonFilterForm, RetentionFilters
 from .span import DataSpan, data_span
 from .tables import CustomerLineTable, ReasonCustomerTable
-from .views import retention_reader
+from .views import no_data_csv_response, retention_reader
 
 # The chart shows the chosen month and the 23 months before it, as far as the data span reaches.
 CHART_MONTHS = 24
@@ -141,7 +141,7 @@ def reasons_csv(request, month: datetime.date):
     if span is not None and month in span:
         breakdown = reason_selectors.reason_breakdown(request.user, month, filters.level, filters.segment, places=2)
     if breakdown is None:
-        raise Http404(f"No MRR data was imported for {format_month(month)}.")
+        return no_data_csv_response(month, span)
     response = _csv_response(f"reasons-{format_month(month)}-{filters.level}-{filters.segment}.csv")
     write_month_reasons(response, breakdown, filters.level, filters.segment)
     return response
@@ -199,7 +199,7 @@ def reason_customers_csv(request, month: datetime.date, reason: str):
     filters = form.filters()
     span = data_span()
     if span is None or month not in span:
-        raise Http404(f"No MRR data was imported for {format_month(month)}.")
+        return no_data_csv_response(month, span)
     customers = reason_selectors.reason_customers(request.user, month, filters.level, filters.segment, reason)
     response = _csv_response(f"reason-{format_month(month)}-{reason.value}-{filters.level}-{filters.segment}.csv")
     write_reason_customers(response, reason, customers.iterator(chunk_size=2000))

@@ -618,7 +618,22 @@ def test_month_csv_commercial_segment(manager_client, filter_accounts):
 
 
 def test_month_csv_outside_span_is_not_found(manager_client, worked_example):
-    assert manager_client.get(reverse("retention:month_csv", args=["2024-07"])).status_code == 404
+    response = manager_client.get(reverse("retention:month_csv", args=["2024-07"]))
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == (
+        "No MRR data was imported for 2024-07, so no file was made. Imports cover 2023-06 to 2024-06.\n"
+    )
+
+
+def test_month_csv_before_any_import_is_not_found(manager_client, db):
+    response = manager_client.get(reverse("retention:month_csv", args=["2024-07"]))
+
+    assert response.status_code == 404
+    assert response.content.decode() == (
+        "No MRR data was imported for 2024-07, so no file was made. No MRR was imported yet.\n"
+    )
 
 
 @pytest.mark.parametrize(

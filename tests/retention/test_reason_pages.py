@@ -567,8 +567,17 @@ def test_reasons_csv_rows(manager_client, mixed_month):
     assert {(row["month"], row["level"], row["segment"]) for row in rows} == {("2024-06", "parent", "all")}
 
 
-def test_reasons_csv_outside_span_is_not_found(manager_client, mixed_month):
-    assert manager_client.get(reverse("retention:reasons_csv", args=["2025-01"])).status_code == 404
+@pytest.mark.parametrize(
+    "name, args", [("retention:reasons_csv", ["2025-01"]), ("retention:reason_customers_csv", ["2025-01", "downgrade"])]
+)
+def test_reason_csvs_outside_span_are_not_found(manager_client, mixed_month, name, args):
+    response = manager_client.get(reverse(name, args=args))
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode().startswith(
+        "No MRR data was imported for 2025-01, so no file was made. Imports cover "
+    )
 
 
 @pytest.mark.parametrize(
