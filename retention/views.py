@@ -103,7 +103,7 @@ def month_detail(request, month: datetime.date):
     filters = form.filters()
     figures = selectors.month_figures(request.user, month, filters)
     table = None
-    if figures is not None:
+    if figures is not None and figures.customers:
         customers = selectors.month_customers(request.user, month, filters)
         table = MonthCustomerTable(customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts)
         RequestConfig(request).configure(table)
@@ -117,6 +117,8 @@ def month_detail(request, month: datetime.date):
         "csv_url": _month_url("retention:month_csv", month, filters),
         "overview_url": f"{reverse('retention:overview')}?{urlencode(filters.query())}",
         "sees_all": request.user.sees_all_accounts,
+        # Called by the template only for a month without a cohort, so other months make no query for it.
+        "owns_accounts": lambda: owns_accounts(request.user),
     }
     return render(request, "retention/month.html", context)
 

@@ -394,7 +394,8 @@ def test_month_detail_without_cohort_is_na(manager_client, worked_example):
     html = response.content.decode()
     assert 'id="total-gross">n/a<' in html
     assert 'id="total-net">n/a<' in html
-    assert "No customers in this month&#x27;s cohort." in html
+    assert "n/a: no customer had MRR above zero in 2022-06, so 2023-06 has no customers to compare." in html
+    assert response.context["table"] is None
 
 
 def test_month_detail_invalid_month_is_not_found(manager_client, worked_example):
