@@ -70,3 +70,37 @@ def test_manager_follows_reason_to_customer_lines(live_server, browser):  # noqa
     assert "Overage" in trueups.locator("table").inner_text()
     assert "25.00" in trueups.locator("table").inner_text()
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reason_shares_fit_a_phone(live_server, browser):  # noqa: F811
+    """Four expansion reasons with seven-figure amounts, read on a 390 px wide screen."""
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    make_account("ACC-W1", segment=Segment.SMB, name="Wide One")
+    make_account("ACC-W2", segment=Segment.SMB, name="Wide Two")
+    make_account("ACC-W3", segment=Segment.SMB, name="Wide Three")
+    make_account("ACC-W4", segment=Segment.SMB, name="Wide Four")
+    add_lines(
+        [
+            ("2023-06", "ACC-W1", "SUB-W1", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W1", "SUB-W1", "Basic", 900, "2054318.00", "recurring"),
+            ("2023-06", "ACC-W2", "SUB-W2", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W2", "SUB-W2", "Basic", 10, "4863.00", "recurring"),
+            ("2023-06", "ACC-W3", "SUB-W3", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W3", "SUB-W3", "Enterprise", 10, "635438.00", "recurring"),
+            ("2023-06", "ACC-W4", "SUB-W4", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W4", "SUB-W4", "Enterprise", 30, "91000.00", "recurring"),
+        ]
+    )
+    recompute_retention(None)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "browser_manager")
+
+    page.goto(f"{live_server.url}/retention/reasons/?month=2024-06")
+
+    card = page.locator("#expansion-reasons").locator("xpath=..").bounding_box()
+    shares = page.locator("#expansion-reasons tbody td:last-child").all()
+    assert len(shares) == 4
+    for share in shares:
+        box = share.bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"], share.inner_text()
