@@ -318,3 +318,11 @@ def test_worked_book_owning_tam_sees_own_parents(client, book, tam):
 
     # Alpha Holding 1,380.00 -> 840.00 and Beta Corp 2,000.00 -> 2,600.00.
     assert overview_row(response, "2025-03") == ["2025-03", "2", "3,380.00", "3,440.00", "2,840.00", "84.0%", "101.8%"]
+
+
+def test_worked_book_pages_not_labelled_demo_data(manager_client, book):
+    html = manager_client.get(reverse("retention:overview")).content.decode()
+
+    # Figures imported by the team are not demo data, so the footer only credits the dataset the demo uses.
+    assert "Demo data:" not in html
+    assert "The demo of Tamarind uses the RavenStack synthetic SaaS dataset" in html
