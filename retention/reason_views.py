@@ -224,9 +224,11 @@ def customer_lines(request, pk: int):
         "customer": customer,
         "lines": lines,
         "reason": reason,
-        "baseline_table": CustomerLineTable(lines.baseline, table_id="lines-baseline"),
-        "current_table": CustomerLineTable(lines.current, table_id="lines-current"),
-        "trueup_table": CustomerLineTable(lines.trueups, table_id="lines-trueups", show_month=True),
+        "baseline_table": CustomerLineTable(lines.baseline, table_id="lines-baseline", level=customer.level),
+        "current_table": CustomerLineTable(lines.current, table_id="lines-current", level=customer.level),
+        "trueup_table": CustomerLineTable(
+            lines.trueups, table_id="lines-trueups", level=customer.level, show_month=True
+        ),
         "reason_url": _month_url("retention:reason_customers", customer.month, filters, reason.value)
         if reason
         else None,

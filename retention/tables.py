@@ -174,9 +174,13 @@ class CustomerLineTable(tables.Table):
     """MRR lines of one customer and month, or its true-ups of both months. Short lists, so neither sorted nor paged."""
 
     month = tables.Column(verbose_name="Month")
-    account = tables.Column(accessor="subscription__account__external_id", verbose_name="Account ID")
-    subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription ID")
-    product = tables.Column(verbose_name="Product")
+    account = tables.Column(
+        accessor="subscription__account__external_id", verbose_name="Account ID", attrs=UNBROKEN_ATTRS
+    )
+    subscription = tables.Column(
+        accessor="subscription__external_id", verbose_name="Subscription ID", attrs=UNBROKEN_ATTRS
+    )
+    product = tables.Column(verbose_name="Product", attrs=UNBROKEN_ATTRS)
     quantity = tables.Column(verbose_name="Seats", attrs=NUMBER_ATTRS)
     mrr = MoneyColumn(verbose_name="MRR, USD")
 
@@ -185,8 +189,12 @@ class CustomerLineTable(tables.Table):
         attrs = {"class": "table table-sm align-middle mb-0"}
         empty_text = "No lines."
 
-    def __init__(self, *args, table_id: str, show_month: bool = False, **kwargs):
-        super().__init__(*args, exclude=[] if show_month else ["month"], **kwargs)
+    def __init__(self, *args, table_id: str, level: str, show_month: bool = False, **kwargs):
+        exclude = [] if show_month else ["month"]
+        # Below the parent level every line belongs to the account that the page's title names.
+        if level != Level.PARENT:
+            exclude.append("account")
+        super().__init__(*args, exclude=exclude, **kwargs)
         self.attrs = {**self.attrs, "id": table_id}
 
     def render_month(self, value):

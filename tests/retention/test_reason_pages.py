@@ -534,6 +534,22 @@ def test_customer_lines_parent_level_includes_children(manager_client, globex):
     assert lines.trueups == []
 
 
+@pytest.mark.parametrize(
+    "external_id, level, columns",
+    [
+        ("00123", Level.PARENT, ["account", "subscription", "product", "quantity", "mrr"]),
+        ("00456", Level.ACCOUNT, ["subscription", "product", "quantity", "mrr"]),
+    ],
+)
+def test_customer_lines_name_account_at_parent_level(manager_client, globex, external_id, level, columns):
+    row = customer_row(external_id, level=level)
+
+    response = manager_client.get(reverse("retention:customer_lines", args=[row.pk]))
+
+    for name in ("baseline_table", "current_table"):
+        assert [column.name for column in response.context[name].columns] == columns, name
+
+
 def test_customer_lines_without_trueups_says_so(manager_client, globex):
     row = customer_row("00123")
 
