@@ -99,6 +99,14 @@ class MilestoneFigures:
     overdue_marked: int | None
     survival: list[tuple[int, float]]
 
+    @property
+    def within_target_pct_shown(self) -> Decimal | None:
+        """Return the share within target with the one decimal that pages show, rounded once from the counts.
+
+        Rounding `within_target_pct`, which has two decimals, again would turn 1 of 22 (4.545%) into 4.6%.
+        """
+        return percentage(Decimal(self.within_target), Decimal(self.target_passed), places=1)
+
     def as_json(self) -> dict:
         def number(value: Decimal | None):
             return None if value is None else float(value)

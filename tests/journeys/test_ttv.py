@@ -207,6 +207,25 @@ def test_report_page_cohort_in_other_digits(book, client, manager, cohort):
     assert report.journeys == 5
 
 
+def test_report_page_rounds_within_target_once(client, manager):
+    # 1 of 22 is 4.5454...%: rounded to 4.55 first and then to one decimal it would show 4.6%.
+    _journey(D(2024, 1, 1), kickoff_date=D(2024, 1, 5))
+    for _ in range(21):
+        _journey(D(2024, 1, 1))
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report/", {"as_of": "2024-06-30"})
+
+    kickoff = response.context["report"].overall[0]
+    assert (kickoff.within_target, kickoff.target_passed) == (1, 22)
+    html = response.content.decode()
+    row = html[html.index('<tr data-milestone="kickoff">') :]
+    row = row[: row.index("</tr>")]
+    assert "4.5% " in row
+    assert "4.6%" not in row
+
+
 def test_report_csv_rejects_future_report_date(book, client, manager):
     client.force_login(manager)
 
