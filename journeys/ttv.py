@@ -7,6 +7,7 @@ not reached yet.
 
 import dataclasses
 import datetime
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -29,13 +30,23 @@ def cohort_label(day: datetime.date, period: str) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+# \d also matches digits of other scripts, such as full-width ones, so the label is rebuilt from the numbers.
+_COHORT_RE = re.compile(r"(?P<year>\d{4})-(?:Q(?P<quarter>\d)|(?P<month>\d{2}))")
+
+
 def parse_cohort(text: str) -> tuple[str, str]:
-    """Return (period, label) for YYYY-MM or YYYY-Qn; raise ValueError otherwise."""
+    """Return (period, label) for YYYY-MM or YYYY-Qn, with the label in ASCII digits; raise ValueError otherwise.
+
+    The label is compared with `cohort_label`, so a cohort typed in other digits still selects its journeys.
+    """
     text = text.strip().upper()
-    if len(text) == 7 and text[4:6] == "-Q" and text[:4].isdigit() and text[6] in "1234":
-        return CohortPeriod.QUARTER, text
-    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
-        return CohortPeriod.MONTH, text
+    match = _COHORT_RE.fullmatch(text)
+    if match:
+        year = int(match["year"])
+        if match["quarter"] is not None and 1 <= int(match["quarter"]) <= 4:
+            return CohortPeriod.QUARTER, f"{year:04d}-Q{int(match['quarter'])}"
+        if match["month"] is not None and 1 <= int(match["month"]) <= 12:
+            return CohortPeriod.MONTH, f"{year:04d}-{int(match['month']):02d}"
     raise ValueError(f"invalid cohort {text!r}: expected YYYY-MM or YYYY-Qn, for example 2024-Q2")
 
 
@@ -87,6 +98,14 @@ class MilestoneFigures:
     # Journeys that the daily job marked overdue for this milestone; counted only for today's report.
     overdue_marked: int | None
     survival: list[tuple[int, float]]
+
+    @property
+    def within_target_pct_shown(self) -> Decimal | None:
+        """Return the share within target with the one decimal that pages show, rounded once from the counts.
+
+        Rounding `within_target_pct`, which has two decimals, again would turn 1 of 22 (4.545%) into 4.6%.
+        """
+        return percentage(Decimal(self.within_target), Decimal(self.target_passed), places=1)
 
     def as_json(self) -> dict:
         def number(value: Decimal | None):

@@ -23,7 +23,7 @@ from .models import Category, Reason
 from .page_forms import MonthFilterForm, ReasonFilterForm, RetentionFilters
 from .span import DataSpan, data_span
 from .tables import CustomerLineTable, ReasonCustomerTable
-from .views import CUSTOMERS_PER_PAGE, retention_reader
+from .views import no_data_csv_response, retention_reader
 
 # The chart shows the chosen month and the 23 months before it, as far as the data span reaches.
 CHART_MONTHS = 24
@@ -141,7 +141,7 @@ def reasons_csv(request, month: datetime.date):
     if span is not None and month in span:
         breakdown = reason_selectors.reason_breakdown(request.user, month, filters.level, filters.segment, places=2)
     if breakdown is None:
-        raise Http404(f"No MRR data was imported for {format_month(month)}.")
+        return no_data_csv_response(month, span)
     response = _csv_response(f"reasons-{format_month(month)}-{filters.level}-{filters.segment}.csv")
     write_month_reasons(response, breakdown, filters.level, filters.segment)
     return response
@@ -164,11 +164,7 @@ def reason_customers(request, month: datetime.date, reason: str):
             customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts
         )
         # The reason's stored customer count is the number of rows; on PostgreSQL both come from one snapshot.
-        paginate = {
-            "per_page": CUSTOMERS_PER_PAGE,
-            "paginator_class": CountedPaginator,
-            "count": figure.customers if figure else 0,
-        }
+        paginate = {"paginator_class": CountedPaginator, "count": figure.customers if figure else 0}
         RequestConfig(request, paginate=paginate).configure(table)
         table.products = reason_selectors.recurring_products(row.record for row in table.paginated_rows)
     context = {
@@ -203,7 +199,7 @@ def reason_customers_csv(request, month: datetime.date, reason: str):
     filters = form.filters()
     span = data_span()
     if span is None or month not in span:
-        raise Http404(f"No MRR data was imported for {format_month(month)}.")
+        return no_data_csv_response(month, span)
     customers = reason_selectors.reason_customers(request.user, month, filters.level, filters.segment, reason)
     response = _csv_response(f"reason-{format_month(month)}-{reason.value}-{filters.level}-{filters.segment}.csv")
     write_reason_customers(response, reason, customers.iterator(chunk_size=2000))
@@ -228,9 +224,11 @@ def customer_lines(request, pk: int):
         "customer": customer,
         "lines": lines,
         "reason": reason,
-        "baseline_table": CustomerLineTable(lines.baseline, table_id="lines-baseline"),
-        "current_table": CustomerLineTable(lines.current, table_id="lines-current"),
-        "trueup_table": CustomerLineTable(lines.trueups, table_id="lines-trueups", show_month=True),
+        "baseline_table": CustomerLineTable(lines.baseline, table_id="lines-baseline", level=customer.level),
+        "current_table": CustomerLineTable(lines.current, table_id="lines-current", level=customer.level),
+        "trueup_table": CustomerLineTable(
+            lines.trueups, table_id="lines-trueups", level=customer.level, show_month=True
+        ),
         "reason_url": _month_url("retention:reason_customers", customer.month, filters, reason.value)
         if reason
         else None,

@@ -13,6 +13,10 @@ from .models import Level, SegmentKey
 from .templatetags.retention_format import money, pct
 
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}}
+# Ids and segment names contain hyphens, where a narrow screen would otherwise break "A-43a9e3" over two lines.
+UNBROKEN_ATTRS = {"td": {"class": "text-nowrap"}}
+# Rows on a page of a month's or a reason's customers.
+CUSTOMERS_PER_PAGE = 25
 
 
 def _ordered(*keys: str) -> tuple[str, ...]:
@@ -34,14 +38,18 @@ class CohortCustomerTable(tables.Table):
 
     customer = tables.Column(accessor="account__name", verbose_name="Customer", order_by=_ordered("account__name"))
     external_id = tables.Column(
-        accessor="account__external_id", verbose_name="Account ID", order_by=_ordered("account__external_id")
+        accessor="account__external_id",
+        verbose_name="Account ID",
+        order_by=_ordered("account__external_id"),
+        attrs=UNBROKEN_ATTRS,
     )
     subscription = tables.Column(
         accessor="subscription__external_id",
         verbose_name="Subscription ID",
         order_by=_ordered("subscription__external_id"),
+        attrs=UNBROKEN_ATTRS,
     )
-    segment = tables.Column(verbose_name="Segment", order_by=_ordered("segment"))
+    segment = tables.Column(verbose_name="Segment", order_by=_ordered("segment"), attrs=UNBROKEN_ATTRS)
     tam = tables.Column(accessor="tam__username", verbose_name="TAM", order_by=_ordered("tam__username"), default="–")
 
     def __init__(self, *args, month: datetime.date, level: str, show_tam: bool, **kwargs):
@@ -50,6 +58,11 @@ class CohortCustomerTable(tables.Table):
             exclude.append("tam")
         super().__init__(*args, exclude=exclude, **kwargs)
         self.month = month
+
+    def paginate(self, *args, per_page=None, **kwargs):
+        """Paginate at CUSTOMERS_PER_PAGE rows, whatever `per_page` RequestConfig reads from the query string."""
+        # A per_page below 1 makes every page number invalid, and a large one would render the whole cohort.
+        return super().paginate(*args, per_page=CUSTOMERS_PER_PAGE, **kwargs)
 
     def name_months(self, baseline: dict[str, str], current: dict[str, str], month_below: bool = False) -> None:
         """Add M-12 to the headers in `baseline` and M to those in `current`, keyed by column name.
@@ -161,9 +174,13 @@ class CustomerLineTable(tables.Table):
     """MRR lines of one customer and month, or its true-ups of both months. Short lists, so neither sorted nor paged."""
 
     month = tables.Column(verbose_name="Month")
-    account = tables.Column(accessor="subscription__account__external_id", verbose_name="Account ID")
-    subscription = tables.Column(accessor="subscription__external_id", verbose_name="Subscription ID")
-    product = tables.Column(verbose_name="Product")
+    account = tables.Column(
+        accessor="subscription__account__external_id", verbose_name="Account ID", attrs=UNBROKEN_ATTRS
+    )
+    subscription = tables.Column(
+        accessor="subscription__external_id", verbose_name="Subscription ID", attrs=UNBROKEN_ATTRS
+    )
+    product = tables.Column(verbose_name="Product", attrs=UNBROKEN_ATTRS)
     quantity = tables.Column(verbose_name="Seats", attrs=NUMBER_ATTRS)
     mrr = MoneyColumn(verbose_name="MRR, USD")
 
@@ -172,8 +189,12 @@ class CustomerLineTable(tables.Table):
         attrs = {"class": "table table-sm align-middle mb-0"}
         empty_text = "No lines."
 
-    def __init__(self, *args, table_id: str, show_month: bool = False, **kwargs):
-        super().__init__(*args, exclude=[] if show_month else ["month"], **kwargs)
+    def __init__(self, *args, table_id: str, level: str, show_month: bool = False, **kwargs):
+        exclude = [] if show_month else ["month"]
+        # Below the parent level every line belongs to the account that the page's title names.
+        if level != Level.PARENT:
+            exclude.append("account")
+        super().__init__(*args, exclude=exclude, **kwargs)
         self.attrs = {**self.attrs, "id": table_id}
 
     def render_month(self, value):

@@ -7,7 +7,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -22,9 +22,8 @@ from common.snapshots import read_snapshot
 from . import selectors
 from .exports import write_month_customers
 from .page_forms import MonthFilterForm, OverviewFilterForm, RetentionFilters
+from .span import DataSpan
 from .tables import MonthCustomerTable
-
-CUSTOMERS_PER_PAGE = 25
 
 
 def retention_reader(view):
@@ -35,6 +34,20 @@ def retention_reader(view):
     """
     return login_required(
         permission_required("retention.view_retentionresult", raise_exception=True)(read_snapshot(view))
+    )
+
+
+def no_data_csv_response(month: datetime.date, span: DataSpan | None) -> HttpResponse:
+    """Return a plain-text 404 that names the month without data and the months that have data."""
+    covered = (
+        f"Imports cover {format_month(span.first)} to {format_month(span.last)}."
+        if span
+        else "No MRR was imported yet."
+    )
+    return HttpResponse(
+        f"No MRR data was imported for {format_month(month)}, so no file was made. {covered}\n",
+        status=404,
+        content_type="text/plain; charset=utf-8",
     )
 
 
@@ -90,10 +103,10 @@ def month_detail(request, month: datetime.date):
     filters = form.filters()
     figures = selectors.month_figures(request.user, month, filters)
     table = None
-    if figures is not None:
+    if figures is not None and figures.customers:
         customers = selectors.month_customers(request.user, month, filters)
         table = MonthCustomerTable(customers, month=month, level=filters.level, show_tam=request.user.sees_all_accounts)
-        RequestConfig(request, paginate={"per_page": CUSTOMERS_PER_PAGE}).configure(table)
+        RequestConfig(request).configure(table)
     context = {
         "form": form,
         "filters": filters,
@@ -104,6 +117,8 @@ def month_detail(request, month: datetime.date):
         "csv_url": _month_url("retention:month_csv", month, filters),
         "overview_url": f"{reverse('retention:overview')}?{urlencode(filters.query())}",
         "sees_all": request.user.sees_all_accounts,
+        # Called by the template only for a month without a cohort, so other months make no query for it.
+        "owns_accounts": lambda: owns_accounts(request.user),
     }
     return render(request, "retention/month.html", context)
 
@@ -117,7 +132,7 @@ def month_csv(request, month: datetime.date):
     filters = form.filters()
     span = selectors.data_span()
     if span is None or month not in span:
-        raise Http404(f"No MRR data was imported for {format_month(month)}.")
+        return no_data_csv_response(month, span)
     customers = selectors.month_customers(request.user, month, filters).iterator(chunk_size=2000)
     file_name = f"retention-{format_month(month)}-{filters.level}-{filters.segment}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")

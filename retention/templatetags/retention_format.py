@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 from django import template
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 
 from common.months import format_month
 
@@ -29,3 +31,9 @@ def pct(value: Decimal | None) -> str:
 def month(value) -> str:
     """Format a month as YYYY-MM."""
     return format_month(value) if value else ""
+
+
+@register.filter
+def break_after_slash(value: str) -> str:
+    """Escape a label and let it wrap after each slash, so that "Discount/Price" needs no full line of its own."""
+    return mark_safe(conditional_escape(value).replace("/", "/<wbr>"))

@@ -194,6 +194,38 @@ def test_report_page_keeps_valid_filters_beside_invalid(book, client, manager):
     assert "as of 2024-01-10" in response.content.decode()
 
 
+@pytest.mark.parametrize("cohort", ["\u0662\u0660\u0662\u0664-Q1", "\uff12\uff10\uff12\uff14-Q1", "2024-q1"])
+def test_report_page_cohort_in_other_digits(book, client, manager, cohort):
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report/", {"as_of": "2024-06-30", "cohort": cohort})
+
+    report = response.context["report"]
+    assert response.context["form"].errors == {}
+    assert report.filters.cohort == "2024-Q1"
+    assert report.journeys == 5
+
+
+def test_report_page_rounds_within_target_once(client, manager):
+    # 1 of 22 is 4.5454...%: rounded to 4.55 first and then to one decimal it would show 4.6%.
+    _journey(D(2024, 1, 1), kickoff_date=D(2024, 1, 5))
+    for _ in range(21):
+        _journey(D(2024, 1, 1))
+    client.force_login(manager)
+
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/journeys/report/", {"as_of": "2024-06-30"})
+
+    kickoff = response.context["report"].overall[0]
+    assert (kickoff.within_target, kickoff.target_passed) == (1, 22)
+    html = response.content.decode()
+    row = html[html.index('<tr data-milestone="kickoff">') :]
+    row = row[: row.index("</tr>")]
+    assert "4.5% " in row
+    assert "4.6%" not in row
+
+
 def test_report_csv_rejects_future_report_date(book, client, manager):
     client.force_login(manager)
 

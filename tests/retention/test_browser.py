@@ -245,3 +245,32 @@ def test_import_list_keeps_file_names_legible_on_phone(live_server, browser):
     # The other columns do not wrap, so the file's cell had shrunk to two or three characters a line.
     # The table now scrolls inside its card instead.
     assert page.locator("td", has_text="mrr_2024_06.csv").bounding_box()["width"] >= 150
+
+
+# Counts the lines that an element's text takes up on the screen.
+LINES_OF_TEXT = """element => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+}"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_month_customers_keep_ids_on_one_line_on_phone(live_server, browser):
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    make_account("A-43a9e3", segment=Segment.MID_MARKET, name="Hooli")
+    add_lines(
+        [
+            ("2023-06", "A-43a9e3", "SUB-H1", "Premium", 5, "250.00", "recurring"),
+            ("2024-06", "A-43a9e3", "SUB-H1", "Premium", 5, "250.00", "recurring"),
+        ]
+    )
+    recompute_retention(None)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "browser_manager")
+
+    page.goto(f"{live_server.url}{reverse('retention:month', args=['2024-06'])}?level=subscription")
+
+    for text in ("A-43a9e3", "SUB-H1", "Mid-Market"):
+        cell = page.locator("#month-customers td", has_text=text).first
+        assert cell.evaluate(LINES_OF_TEXT) == 1, text

@@ -168,8 +168,19 @@ def test_tam_without_accounts_sees_na(client, book):
 
     assert (figures.customers, figures.gross_pct, figures.net_pct) == (0, None, None)
     assert "n/a: you own no accounts yet." in client.get(OVERVIEW).content.decode()
-    assert listed_customers(month) == []
+    assert month.context["table"] is None
+    assert "n/a: you own no accounts yet." in month.content.decode()
     assert csv_customers(client.get(MONTH_CSV)) == []
+
+
+def test_tam_month_without_cohort_explained(client, book, tam):
+    client.force_login(tam)
+
+    response = client.get(reverse("retention:month", args=["2023-06"]))
+
+    assert response.context["table"] is None
+    html = response.content.decode()
+    assert "n/a: none of your accounts had MRR above zero in 2022-06, so 2023-06 has no customers to compare." in html
 
 
 def test_tam_without_accounts_reasons_explained(client, book):

@@ -201,6 +201,16 @@ def test_overview_range_outside_span_no_data(manager_client, filter_accounts):
     assert "retention-chart-data" not in html
 
 
+@pytest.mark.parametrize("query", [{"month_to": "2022-06"}, {"month_from": "2025-01"}], ids=["before", "after"])
+def test_overview_open_range_outside_span_names_span(manager_client, filter_accounts, query):
+    response = manager_client.get(OVERVIEW, query)
+
+    assert overview_rows(response) == {}
+    html = response.content.decode()
+    assert 'id="no-data"' in html
+    assert "imports cover 2023-01 to 2024-01" in html
+
+
 def test_overview_segment_filter_mid_market(manager_client, filter_accounts):
     response = manager_client.get(OVERVIEW, {"segment": "Mid-Market", "month_from": "2024-01"})
 
@@ -384,7 +394,8 @@ def test_month_detail_without_cohort_is_na(manager_client, worked_example):
     html = response.content.decode()
     assert 'id="total-gross">n/a<' in html
     assert 'id="total-net">n/a<' in html
-    assert "No customers in this month&#x27;s cohort." in html
+    assert "n/a: no customer had MRR above zero in 2022-06, so 2023-06 has no customers to compare." in html
+    assert response.context["table"] is None
 
 
 def test_month_detail_invalid_month_is_not_found(manager_client, worked_example):
@@ -442,6 +453,15 @@ def test_month_detail_tied_rows_paginate(manager_client, thirty_tied_parents):
             assert len(listed) == 30, sort
             assert len(set(listed)) == 30, sort
             assert listed.count("P07") == 1, sort
+
+
+@pytest.mark.parametrize("per_page", ["-5", "0", "1", "1000"])
+def test_month_detail_keeps_25_rows_a_page(manager_client, thirty_tied_parents, per_page):
+    response = manager_client.get(reverse("retention:month", args=["2024-06"]), {"per_page": per_page})
+
+    assert response.status_code == 200
+    assert response.context["table"].page.paginator.per_page == 25
+    assert len(page_customers(response)) == 25
 
 
 def test_month_detail_sorts_by_gross(manager_client, thirty_tied_parents):
@@ -599,7 +619,22 @@ def test_month_csv_commercial_segment(manager_client, filter_accounts):
 
 
 def test_month_csv_outside_span_is_not_found(manager_client, worked_example):
-    assert manager_client.get(reverse("retention:month_csv", args=["2024-07"])).status_code == 404
+    response = manager_client.get(reverse("retention:month_csv", args=["2024-07"]))
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == (
+        "No MRR data was imported for 2024-07, so no file was made. Imports cover 2023-06 to 2024-06.\n"
+    )
+
+
+def test_month_csv_before_any_import_is_not_found(manager_client, db):
+    response = manager_client.get(reverse("retention:month_csv", args=["2024-07"]))
+
+    assert response.status_code == 404
+    assert response.content.decode() == (
+        "No MRR data was imported for 2024-07, so no file was made. No MRR was imported yet.\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """A manager reads churn and expansion by reason in headless Chromium: a reason, its customer, the customer's lines."""
 
+import datetime
 import os
 import re
 
@@ -8,6 +9,7 @@ import pytest
 from accounts.models import Segment
 from accounts.roles import Role
 from retention.engine import recompute_retention
+from retention.models import Level, RetentionCustomer
 from tests.factories import UserFactory
 
 from .builders import add_lines, make_account
@@ -70,3 +72,67 @@ def test_manager_follows_reason_to_customer_lines(live_server, browser):  # noqa
     assert "Overage" in trueups.locator("table").inner_text()
     assert "25.00" in trueups.locator("table").inner_text()
     assert script_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reason_shares_fit_a_phone(live_server, browser):  # noqa: F811
+    """Four expansion reasons with seven-figure amounts, read on a 390 px wide screen."""
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    make_account("ACC-W1", segment=Segment.SMB, name="Wide One")
+    make_account("ACC-W2", segment=Segment.SMB, name="Wide Two")
+    make_account("ACC-W3", segment=Segment.SMB, name="Wide Three")
+    make_account("ACC-W4", segment=Segment.SMB, name="Wide Four")
+    add_lines(
+        [
+            ("2023-06", "ACC-W1", "SUB-W1", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W1", "SUB-W1", "Basic", 900, "2054318.00", "recurring"),
+            ("2023-06", "ACC-W2", "SUB-W2", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W2", "SUB-W2", "Basic", 10, "4863.00", "recurring"),
+            ("2023-06", "ACC-W3", "SUB-W3", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W3", "SUB-W3", "Enterprise", 10, "635438.00", "recurring"),
+            ("2023-06", "ACC-W4", "SUB-W4", "Basic", 10, "1000.00", "recurring"),
+            ("2024-06", "ACC-W4", "SUB-W4", "Enterprise", 30, "91000.00", "recurring"),
+        ]
+    )
+    recompute_retention(None)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "browser_manager")
+
+    page.goto(f"{live_server.url}/retention/reasons/?month=2024-06")
+
+    card = page.locator("#expansion-reasons").locator("xpath=..").bounding_box()
+    shares = page.locator("#expansion-reasons tbody td:last-child").all()
+    assert len(shares) == 4
+    for share in shares:
+        box = share.bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"], share.inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_customer_lines_fit_a_phone(live_server, browser):  # noqa: F811
+    UserFactory(username="browser_manager", role=Role.MANAGER)
+    make_account("A-00cac8", segment=Segment.SMB, name="Company 26")
+    add_lines(
+        [
+            ("2023-06", "A-00cac8", "S-138c41", "Basic", 19, "361.00", "recurring"),
+            ("2024-06", "A-00cac8", "S-138c41", "Basic", 19, "361.00", "recurring"),
+            ("2024-06", "A-00cac8", "S-0bdbb3", "Enterprise", 39, "1147761.00", "recurring"),
+        ]
+    )
+    recompute_retention(None)
+    customer = RetentionCustomer.objects.of_month(datetime.date(2024, 6, 1), Level.ACCOUNT).get()
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "browser_manager")
+
+    page.goto(f"{live_server.url}/retention/customers/{customer.pk}/lines/")
+
+    card = page.locator("#lines-current").locator("xpath=..").bounding_box()
+    amounts = page.locator("#lines-current tbody td:last-child").all()
+    assert len(amounts) == 2
+    for amount in amounts:
+        box = amount.bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"], amount.inner_text()
+    assert page.locator("h2", has_text="Recurring lines").locator(".text-nowrap").all_inner_texts() == [
+        "2023-06",
+        "2024-06",
+    ]

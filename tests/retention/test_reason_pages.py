@@ -474,6 +474,15 @@ def test_reason_customers_tied_rows_paginate(manager_client, thirty_downgrades):
             assert len(set(listed)) == 30, sort
 
 
+@pytest.mark.parametrize("per_page", ["-5", "0", "1", "1000"])
+def test_reason_customers_keep_25_rows_a_page(manager_client, thirty_downgrades, per_page):
+    response = manager_client.get(reasons_url("2024-06", "downgrade"), {"per_page": per_page})
+
+    assert response.status_code == 200
+    assert response.context["table"].page.paginator.per_page == 25
+    assert len(table_customers(response)) == 25
+
+
 def test_reason_customers_every_sort_ends_with_primary_key(manager_client, thirty_downgrades):
     table = manager_client.get(reasons_url("2024-06", "downgrade")).context["table"]
 
@@ -525,6 +534,22 @@ def test_customer_lines_parent_level_includes_children(manager_client, globex):
     assert lines.trueups == []
 
 
+@pytest.mark.parametrize(
+    "external_id, level, columns",
+    [
+        ("00123", Level.PARENT, ["account", "subscription", "product", "quantity", "mrr"]),
+        ("00456", Level.ACCOUNT, ["subscription", "product", "quantity", "mrr"]),
+    ],
+)
+def test_customer_lines_name_account_at_parent_level(manager_client, globex, external_id, level, columns):
+    row = customer_row(external_id, level=level)
+
+    response = manager_client.get(reverse("retention:customer_lines", args=[row.pk]))
+
+    for name in ("baseline_table", "current_table"):
+        assert [column.name for column in response.context[name].columns] == columns, name
+
+
 def test_customer_lines_without_trueups_says_so(manager_client, globex):
     row = customer_row("00123")
 
@@ -558,8 +583,17 @@ def test_reasons_csv_rows(manager_client, mixed_month):
     assert {(row["month"], row["level"], row["segment"]) for row in rows} == {("2024-06", "parent", "all")}
 
 
-def test_reasons_csv_outside_span_is_not_found(manager_client, mixed_month):
-    assert manager_client.get(reverse("retention:reasons_csv", args=["2025-01"])).status_code == 404
+@pytest.mark.parametrize(
+    "name, args", [("retention:reasons_csv", ["2025-01"]), ("retention:reason_customers_csv", ["2025-01", "downgrade"])]
+)
+def test_reason_csvs_outside_span_are_not_found(manager_client, mixed_month, name, args):
+    response = manager_client.get(reverse(name, args=args))
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode().startswith(
+        "No MRR data was imported for 2025-01, so no file was made. Imports cover "
+    )
 
 
 @pytest.mark.parametrize(
