@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from common.tables import FixedPageSize
+
 from .models import SYSTEM_ACTOR_NAME, AuditEvent, ObjectType
 from .selectors import describe_details
 
@@ -25,7 +27,9 @@ NO_WRAP = {"td": {"class": "text-nowrap"}}
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
 
 
-class AuditEventTable(tables.Table):
+class AuditEventTable(FixedPageSize, tables.Table):
+    rows_per_page = 50
+
     when = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When (UTC)", attrs=NO_WRAP)
     actor_name = tables.Column(verbose_name="Who", attrs=NO_WRAP)
     action = tables.Column(verbose_name="Action")

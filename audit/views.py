@@ -12,8 +12,6 @@ from .exports import write_events
 from .filters import AuditEventFilter
 from .tables import AuditEventTable
 
-EVENTS_PER_PAGE = 50
-
 
 def audit_reader(view):
     """Send anonymous visitors to the login page and respond 403 to users who may not read the audit log."""
@@ -25,7 +23,7 @@ def audit_reader(view):
 def event_list(request):
     event_filter = AuditEventFilter(request.GET, queryset=selectors.events(), request=request)
     table = AuditEventTable(event_filter.qs)
-    RequestConfig(request, paginate={"per_page": EVENTS_PER_PAGE}).configure(table)
+    RequestConfig(request).configure(table)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -5,17 +5,19 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from common.tables import FixedPageSize
+
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}}
-# Rows on a page of My accounts.
-OPEN_JOURNEYS_PER_PAGE = 50
 
 
 def _ordered(*keys: str) -> tuple[str, ...]:
     return (*keys, "journey__pk")
 
 
-class OpenJourneyTable(tables.Table):
+class OpenJourneyTable(FixedPageSize, tables.Table):
     """The rows of My accounts: `selectors.OpenJourneyRow` objects."""
+
+    rows_per_page = 50
 
     account = tables.Column(
         accessor="journey__account__name", verbose_name="Account", order_by=_ordered("journey__account__name")
@@ -52,11 +54,6 @@ class OpenJourneyTable(tables.Table):
         super().__init__(*args, exclude=[] if show_tam else ["tam"], **kwargs)
         # Account id to `plan_selectors.PlanState`.
         self.plan_states = plan_states or {}
-
-    def paginate(self, *args, per_page=None, **kwargs):
-        """Paginate at OPEN_JOURNEYS_PER_PAGE rows, whatever `per_page` RequestConfig reads from the query string."""
-        # A negative per_page from the query string makes every page number invalid, so the page would fail.
-        return super().paginate(*args, per_page=OPEN_JOURNEYS_PER_PAGE, **kwargs)
 
     def render_account(self, value, record):
         url = reverse("journeys:journey", args=[record.journey.pk])

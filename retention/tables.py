@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from common.money import percentage
 from common.months import add_months, format_month
+from common.tables import FixedPageSize
 
 from .models import Level, SegmentKey
 from .templatetags.retention_format import money, pct
@@ -15,8 +16,6 @@ from .templatetags.retention_format import money, pct
 NUMBER_ATTRS = {"th": {"class": "num"}, "td": {"class": "num"}}
 # Ids and segment names contain hyphens, where a narrow screen would otherwise break "A-43a9e3" over two lines.
 UNBROKEN_ATTRS = {"td": {"class": "text-nowrap"}}
-# Rows on a page of a month's or a reason's customers.
-CUSTOMERS_PER_PAGE = 25
 
 
 def _ordered(*keys: str) -> tuple[str, ...]:
@@ -33,8 +32,10 @@ class MoneyColumn(tables.Column):
         return money(value)
 
 
-class CohortCustomerTable(tables.Table):
+class CohortCustomerTable(FixedPageSize, tables.Table):
     """Columns that name a stored cohort customer: name, ids, segment and, for readers of every account, the TAM."""
+
+    rows_per_page = 25
 
     customer = tables.Column(accessor="account__name", verbose_name="Customer", order_by=_ordered("account__name"))
     external_id = tables.Column(
@@ -58,11 +59,6 @@ class CohortCustomerTable(tables.Table):
             exclude.append("tam")
         super().__init__(*args, exclude=exclude, **kwargs)
         self.month = month
-
-    def paginate(self, *args, per_page=None, **kwargs):
-        """Paginate at CUSTOMERS_PER_PAGE rows, whatever `per_page` RequestConfig reads from the query string."""
-        # A per_page below 1 makes every page number invalid, and a large one would render the whole cohort.
-        return super().paginate(*args, per_page=CUSTOMERS_PER_PAGE, **kwargs)
 
     def name_months(self, baseline: dict[str, str], current: dict[str, str], month_below: bool = False) -> None:
         """Add M-12 to the headers in `baseline` and M to those in `current`, keyed by column name.

@@ -167,6 +167,16 @@ def test_pages_of_fifty(admin_client):
     assert listed(second) == [events[0].pk]
 
 
+@pytest.mark.parametrize("per_page", ["-1", "0", "100000", "x"])
+def test_pages_of_fifty_whatever_per_page(admin_client, per_page):
+    events = [AuditEventFactory() for _ in range(51)]
+
+    response = admin_client.get(URL, {"per_page": per_page})
+
+    assert response.status_code == 200
+    assert listed(response) == [event.pk for event in reversed(events[1:])]
+
+
 def test_label_and_details_are_escaped(admin_client):
     AuditEventFactory(label="<b>Acme</b> 2024-06", details={"note": "<i>x</i>"})
 
