@@ -4,9 +4,9 @@
 class FixedPageSize:
     """Mixin for a table that pages at `rows_per_page` rows, whatever `per_page` the query string gives.
 
-    RequestConfig reads `per_page` from the query string. A value below 1 makes
-    every page number invalid, so the page failed, and a large one renders
-    every row at once.
+    RequestConfig reads `per_page` from the query string. A value below 1 would
+    make every page number invalid and the page fail, and a large one would
+    render every row at once.
     """
 
     rows_per_page = 25
