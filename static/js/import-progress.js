@@ -52,7 +52,7 @@
     }
     bar.setAttribute("aria-valuenow", progress.percent);
     bar.firstElementChild.style.width = progress.percent + "%";
-    rows.textContent = progress.rows_read;
+    rows.textContent = Number(progress.rows_read).toLocaleString("en-US");
     // A run that was queued when the page loaded may have started since.
     if (status && status.dataset.status !== progress.status) {
       status.dataset.status = progress.status;

@@ -120,12 +120,12 @@ def test_import_page_shows_run_starting(live_server, browser):
     assert status.inner_text() == "Queued"
 
     ImportRun.objects.filter(pk=run.pk).update(
-        status=ImportStatus.RUNNING, rows_read=5000, bytes_read=500, total_bytes=1000
+        status=ImportStatus.RUNNING, rows_read=15000, bytes_read=500, total_bytes=1000
     )
 
     from playwright.sync_api import expect
 
-    expect(page.locator("#import-rows")).to_have_text("5000")
+    expect(page.locator("#import-rows")).to_have_text("15,000")
     assert status.inner_text() == "Running"
     assert page.locator("#import-progress").get_attribute("aria-valuenow") == "50"
     assert script_errors == []

@@ -515,3 +515,20 @@ def test_detail_names_replaced_months(admin_client, months, shown):
     content = admin_client.get(reverse("retention:import_detail", args=[run.pk])).content.decode()
 
     assert f'<dd class="col-sm-9">{shown}</dd>' in content
+
+
+def test_detail_groups_digits_of_counts(admin_client):
+    summary = {
+        "rows_read": 1_135_817,
+        "lines_stored": 1_135_817,
+        "lines_deleted": 12_040,
+        "months_replaced": ["2024-06"],
+        "subscriptions_created": 62_248,
+    }
+    run = make_run(status=ImportStatus.DONE, summary=summary, rows_read=1_135_817)
+
+    content = admin_client.get(reverse("retention:import_detail", args=[run.pk])).content.decode()
+
+    assert '<dd class="col-sm-9">1,135,817</dd>' in content
+    assert '<span id="lines-deleted">12,040</span>' in content
+    assert '<dd class="col-sm-9">62,248</dd>' in content
