@@ -47,12 +47,16 @@ def _row(as_of: str, group_by: str, group: str, figures: MilestoneFigures) -> li
 
 
 def write_report(out, report: Report, group_by: str) -> None:
-    """Write the report's overall rows (group "all") and then each group's; empty cells mean no data."""
+    """Write the report's overall rows and then each group's; empty cells mean no data.
+
+    The overall rows have "all" as both group_by and group, so that a TAM
+    whose username is "all" still reads as a group of its own.
+    """
     as_of = report.filters.as_of.isoformat()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(REPORT_COLUMNS)
     for figures in report.overall:
-        writer.writerow(_row(as_of, group_by, "all", figures))
+        writer.writerow(_row(as_of, "all", "all", figures))
     for group in report.groups:
         for figures in group.milestones:
             writer.writerow(_row(as_of, group_by, group.label, figures))

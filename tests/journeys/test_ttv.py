@@ -131,6 +131,8 @@ def test_report_groups_by_tam_and_escapes_csv(book, client, manager):
     formula = UserFactory(username="=cmd|calc")
     _journey(D(2024, 2, 1))
     JourneyFactory(account=AccountFactory(tam=formula), transaction_date=D(2024, 2, 1))
+    # A TAM whose username is the overall rows' group name.
+    JourneyFactory(account=AccountFactory(tam=UserFactory(username="all")), transaction_date=D(2024, 2, 1))
     client.force_login(manager)
 
     with time_machine.travel(NOW, tick=False):
@@ -138,10 +140,12 @@ def test_report_groups_by_tam_and_escapes_csv(book, client, manager):
 
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    groups = {row["group"] for row in rows}
-    assert groups == {"all", "No TAM", "'=cmd|calc"}
-    overall_kickoff = next(row for row in rows if row["group"] == "all" and row["milestone"] == "kickoff")
-    assert overall_kickoff["journeys"] == "7"
+    groups = {(row["group_by"], row["group"]) for row in rows}
+    assert groups == {("all", "all"), ("tam", "No TAM"), ("tam", "'=cmd|calc"), ("tam", "all")}
+    kickoffs = {row["group_by"]: row for row in rows if row["group"] == "all" and row["milestone"] == "kickoff"}
+    overall_kickoff = kickoffs["all"]
+    assert overall_kickoff["journeys"] == "8"
+    assert kickoffs["tam"]["journeys"] == "1"
     assert overall_kickoff["as_of"] == "2024-06-30"
 
 
