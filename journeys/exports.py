@@ -47,7 +47,7 @@ def _row(as_of: str, group_by: str, group: str, figures: MilestoneFigures) -> li
 
 
 def write_report(out, report: Report, group_by: str) -> None:
-    """Write the report's overall rows and then each group's; empty cells mean no data.
+    """Write the report's overall rows and then each group's, with an empty cell where there is no data.
 
     The overall rows have "all" as both group_by and group, so that a TAM
     whose username is "all" still reads as a group of its own.
