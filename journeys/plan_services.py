@@ -10,6 +10,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import Account, User
 
@@ -20,6 +21,10 @@ from .plan_selectors import kickoff_offers, latest_journey, outcome_date
 from .rules import completion_date_problem
 
 logger = logging.getLogger(__name__)
+
+# An objective identical to one the plan received this recently is taken for the same form sent again, as a
+# double click, a reload after posting or a second tab does, and is not stored twice.
+RESUBMIT_WINDOW = datetime.timedelta(minutes=10)
 
 
 @transaction.atomic
@@ -95,6 +100,33 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
     if objective.journey_id is not None:
         sync_outcome_achieved(objective.journey_id)
     return objective
+
+
+@transaction.atomic
+def add_objective(plan: SuccessPlan, values: dict) -> tuple[Objective, bool]:
+    """Create an objective from cleaned form values unless the same one was created within RESUBMIT_WINDOW.
+
+    Returns the objective and whether it was created. The plan's row lock
+    makes two identical requests that arrive together wait for each other,
+    so the second finds the objective of the first.
+    """
+    SuccessPlan.objects.select_for_update().get(pk=plan.pk)
+    achieved_date = values["achieved_date"] if values["status"] == ObjectiveStatus.ACHIEVED else None
+    recent = plan.objectives.filter(
+        created_at__gte=timezone.now() - RESUBMIT_WINDOW,
+        business_outcome=values["business_outcome"],
+        success_criteria=values["success_criteria"],
+        target_date=values["target_date"],
+        status=values["status"],
+        achieved_date=achieved_date,
+        notes=values["notes"],
+    ).order_by("-created_at", "-id")
+    stakeholders = {contact.pk for contact in values["stakeholders"]}
+    for objective in recent:
+        if set(objective.stakeholders.values_list("pk", flat=True)) == stakeholders:
+            logger.info("objective %s sent again on plan %s; no second copy stored", objective.pk, plan.pk)
+            return objective, False
+    return save_objective(plan, values), True
 
 
 @transaction.atomic

@@ -134,8 +134,15 @@ def plan_print(request, pk: int):
 def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
     form = ObjectiveForm(request.POST or None, account=plan.account, today=timezone.localdate(), objective=objective)
     if request.method == "POST" and form.is_valid():
-        objective = services.save_objective(plan, form.cleaned_data, objective)
-        messages.success(request, f"Objective “{objective}” saved.")
+        created = True
+        if objective is None:
+            objective, created = services.add_objective(plan, form.cleaned_data)
+        else:
+            objective = services.save_objective(plan, form.cleaned_data, objective)
+        if created:
+            messages.success(request, f"Objective “{objective}” saved.")
+        else:
+            messages.info(request, f"Objective “{objective}” was saved already, so the form sent again added no copy.")
         return redirect(f"{reverse('journeys:plan', args=[plan.pk])}#objective-{objective.pk}")
     context = {"plan": plan, "objective": objective, "form": form}
     status = 400 if request.method == "POST" else 200

@@ -3,14 +3,17 @@
 import datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Contact, Persona
+from journeys import plan_services
 from journeys.plan_models import Activity, Objective, ObjectiveStatus, PlanStatus, SuccessPlan
 from journeys.services import start_journey
 from tests.conftest import expect_status
 from tests.factories import AccountFactory
+from tests.journeys.clock import NOW
 
 from .plan_factories import ActivityFactory, ContactFactory, ObjectiveFactory, SuccessPlanFactory
 
@@ -354,3 +357,56 @@ def test_date_before_1900_rejected(login, world, url, field, data):
     ]
     assert Activity.objects.count() == 1
     assert Objective.objects.count() == 1
+
+
+def _new_objective_values(world, **changes):
+    values = {
+        "business_outcome": "Cut build time",
+        "success_criteria": "Under 5 minutes",
+        "target_date": "2024-09-30",
+        "stakeholders": [world["contact"].pk],
+        "status": ObjectiveStatus.PLANNED,
+        "notes": "",
+    }
+    values.update(changes)
+    return values
+
+
+def test_objective_sent_twice_stored_once(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/new/"
+    client = login("tam")
+
+    first = client.post(url, _new_objective_values(world))
+    second = client.post(url, _new_objective_values(world), follow=True)
+
+    created = Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time")
+    assert created.count() == 1
+    assert first.url.endswith(f"#objective-{created.get().pk}")
+    assert second.redirect_chain[0][0] == first.url
+    assert "saved already" in second.content.decode()
+
+
+def test_identical_objective_stored_again_later(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/new/"
+    client = login("tam")
+    client.post(url, _new_objective_values(world))
+
+    with time_machine.travel(NOW + plan_services.RESUBMIT_WINDOW + datetime.timedelta(seconds=1), tick=False):
+        client.post(url, _new_objective_values(world))
+
+    assert Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time").count() == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"stakeholders": []}, {"success_criteria": "Under 4 minutes"}, {"target_date": "2024-10-31"}],
+    ids=["stakeholders", "criteria", "target"],
+)
+def test_objective_that_differs_stored(login, world, changes):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/new/"
+    client = login("tam")
+    client.post(url, _new_objective_values(world))
+
+    client.post(url, _new_objective_values(world, **changes))
+
+    assert Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time").count() == 2
