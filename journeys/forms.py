@@ -214,9 +214,19 @@ class PlaybookForm(forms.ModelForm):
         self.helper.layout = Layout(Row(Column("product"), Column("segment")))
 
 
+class BasePlaybookTaskFormSet(forms.BaseInlineFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # The hidden id names a task that was deleted, in another tab or by another user, after the page was opened.
+        form.fields["id"].error_messages["invalid_choice"] = (
+            "This task was deleted after the page was opened. Reload the playbook to edit its current tasks."
+        )
+
+
 PlaybookTaskFormSet = forms.inlineformset_factory(
     Playbook,
     PlaybookTask,
+    formset=BasePlaybookTaskFormSet,
     fields=["title", "owner_side", "due_offset_days", "position"],
     extra=3,
     can_delete=True,

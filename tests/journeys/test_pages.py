@@ -8,7 +8,7 @@ import pytest
 from accounts.models import Segment
 from journeys import services as journey_services
 from journeys.forms import PlaybookForm
-from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, TaskStatus
+from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, PlaybookTask, TaskStatus
 from journeys.services import start_journey
 from tests.factories import AccountFactory
 
@@ -442,3 +442,26 @@ def test_my_accounts_keeps_fifty_rows_a_page(login, journey, tam, per_page):
     assert response.status_code == 200
     assert response.context["table"].page.paginator.per_page == 50
     assert len(response.context["table"].page.object_list) == 2
+
+
+def test_playbook_task_deleted_meanwhile_named(login):
+    playbook = Playbook.objects.create(product=ProductFactory(name="Basic"), segment="SMB")
+    kept = PlaybookTask.objects.create(playbook=playbook, title="Kickoff call", due_offset_days=7)
+    gone = PlaybookTask.objects.create(playbook=playbook, title="Admin training", due_offset_days=14, position=1)
+    data = {"product": playbook.product_id, "segment": "SMB", "tasks-TOTAL_FORMS": "2", "tasks-INITIAL_FORMS": "2"}
+    for index, task in enumerate([kept, gone]):
+        data |= {
+            f"tasks-{index}-id": str(task.pk),
+            f"tasks-{index}-title": f"{task.title} (renamed)",
+            f"tasks-{index}-owner_side": "tam",
+            f"tasks-{index}-due_offset_days": str(task.due_offset_days),
+            f"tasks-{index}-position": str(task.position),
+        }
+    # Another tab deleted the second task after this form was opened.
+    gone.delete()
+
+    response = login("cs_admin").post(f"/journeys/playbooks/{playbook.pk}/", data)
+
+    assert response.status_code == 400
+    assert "Task 2: This task was deleted after the page was opened." in response.text
+    assert list(playbook.tasks.values_list("title", flat=True)) == ["Kickoff call"]
