@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Account, User
+from common.edits import check_unchanged
 
 from . import audit, services
 from .models import Journey
@@ -82,7 +83,8 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
 
     `values` contains business_outcome, success_criteria, target_date,
     stakeholders, status, achieved_date and notes. The achieved date is kept
-    only for an achieved objective.
+    only for an achieved objective. An optional opened_version raises
+    EditConflict when the objective was saved after the form opened it.
     """
     if objective is None:
         last = plan.objectives.aggregate(last=Max("position"))["last"]
@@ -90,6 +92,7 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
         before = None
     else:
         objective = Objective.objects.select_for_update().get(pk=objective.pk, plan=plan)
+        check_unchanged(objective, values.get("opened_version"), f"The objective “{objective}”")
         before = audit.objective_values(objective, objective.stakeholders.all())
     for field in ["business_outcome", "success_criteria", "target_date", "status", "notes"]:
         setattr(objective, field, values[field])

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import Account
+from common.edits import EditConflict, accept_current_version
 
 from . import plan_selectors as selectors
 from . import plan_services as services
@@ -135,15 +136,20 @@ def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
     form = ObjectiveForm(request.POST or None, account=plan.account, today=timezone.localdate(), objective=objective)
     if request.method == "POST" and form.is_valid():
         created = True
-        if objective is None:
-            objective, created = services.add_objective(plan, form.cleaned_data)
+        try:
+            if objective is None:
+                objective, created = services.add_objective(plan, form.cleaned_data)
+            else:
+                objective = services.save_objective(plan, form.cleaned_data, objective)
+        except EditConflict as conflict:
+            accept_current_version(form, conflict)
         else:
-            objective = services.save_objective(plan, form.cleaned_data, objective)
-        if created:
-            messages.success(request, f"Objective “{objective}” saved.")
-        else:
-            messages.info(request, f"Objective “{objective}” was saved already, so the form sent again added no copy.")
-        return redirect(f"{reverse('journeys:plan', args=[plan.pk])}#objective-{objective.pk}")
+            if created:
+                messages.success(request, f"Objective “{objective}” saved.")
+            else:
+                text = f"Objective “{objective}” was saved already, so the form sent again added no copy."
+                messages.info(request, text)
+            return redirect(f"{reverse('journeys:plan', args=[plan.pk])}#objective-{objective.pk}")
     context = {"plan": plan, "objective": objective, "form": form}
     status = 400 if request.method == "POST" else 200
     return render(request, "journeys/objective_edit.html", context, status=status)

@@ -1,6 +1,7 @@
 """Every plan, account and timeline page as owning TAM, other TAM, manager, CS admin and anonymous."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -410,3 +411,30 @@ def test_objective_that_differs_stored(login, world, changes):
     client.post(url, _new_objective_values(world, **changes))
 
     assert Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time").count() == 2
+
+
+def _opened_version(response):
+    return re.search(r'name="opened_version" value="(\d+)"', response.text).group(1)
+
+
+def test_objective_edit_from_stale_tab_rejected(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
+    client = login("tam")
+    stale_version = _opened_version(client.get(url))
+    achieved = _new_objective_values(world, business_outcome="Ship faster", status="achieved")
+    achieved |= {"achieved_date": "2024-06-20", "opened_version": _opened_version(client.get(url))}
+    client.post(url, achieved)
+
+    stale = _new_objective_values(world, business_outcome="Ship faster", status="in_progress")
+    response = client.post(url, stale | {"opened_version": stale_version})
+
+    assert response.status_code == 400
+    assert "was changed by tam_owner at 2024-06-30 12:00 UTC after this page was opened" in response.text
+    objective = Objective.objects.get(pk=world["objective"].pk)
+    assert objective.status == ObjectiveStatus.ACHIEVED
+    assert objective.achieved_date == D(2024, 6, 20)
+
+    again = client.post(url, stale | {"opened_version": _opened_version(response)})
+
+    assert again.status_code == 302
+    assert Objective.objects.get(pk=world["objective"].pk).status == ObjectiveStatus.IN_PROGRESS
