@@ -19,6 +19,7 @@ from accounts.models import Account, User
 from audit.models import AuditAction, ObjectType
 from audit.services import changes, record
 from common.csvexport import FORMULA_PREFIXES
+from common.edits import check_unchanged
 from common.fiscal import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, FiscalQuarter, quarter_of
 
 from . import selectors
@@ -291,13 +292,18 @@ def update_estimate(
     price: Decimal,
     lines: list[LineInput],
     user: User | None,
+    opened_version: int | None = None,
 ) -> CostEstimate:
-    """Replace the fields and lines of a draft estimate."""
+    """Replace the fields and lines of a draft estimate.
+
+    With `opened_version`, raise EditConflict when the estimate was saved after the form opened it.
+    """
     _check_estimate(account=account, estimate_date=estimate_date, price=price, lines=lines, title=title)
     with transaction.atomic():
         locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
         if locked.is_finished:
             raise EstimateFinished("This estimate is finished and keeps its rates; duplicate it to make changes.")
+        check_unchanged(locked, opened_version, f"The estimate “{locked.title}”")
         locked.account = account
         locked.title = title.strip()
         locked.estimate_date = estimate_date

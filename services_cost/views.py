@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from common.edits import EditConflict, accept_current_version, history_version
 from common.fiscal import FiscalQuarter, parse_quarter
 
 from . import selectors, services
@@ -234,6 +235,7 @@ def estimate_edit(request, pk: int):
         "title": estimate.title,
         "estimate_date": estimate.estimate_date,
         "price": estimate.price,
+        "opened_version": history_version(estimate),
     }
     lines = [
         {"role": line.role_id, "hours": line.hours, "description": line.description}
@@ -242,7 +244,12 @@ def estimate_edit(request, pk: int):
     forms = EstimateForms(request.POST or None, user=request.user, initial=initial, lines=lines)
     if request.method == "POST" and forms.is_valid():
         try:
-            services.update_estimate(estimate=estimate, **forms.values(), user=request.user)
+            opened_version = forms.form.cleaned_data.get("opened_version")
+            services.update_estimate(
+                estimate=estimate, **forms.values(), user=request.user, opened_version=opened_version
+            )
+        except EditConflict as conflict:
+            accept_current_version(forms.form, conflict)
         except ValidationError as error:
             forms.add_error(error)
         else:

@@ -389,3 +389,36 @@ def test_estimate_form_shows_every_error_at_once(client, tam, engineer_rate):
     assert "hours" in forms.lines.forms[0].errors
     assert "No standard cost rate for Trainer in FY2026-Q1" in forms.lines.forms[0].errors["role"][0]
     assert not CostEstimate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_edit_from_stale_tab_rejected(client, tam, engineer_rate):
+    account = AccountFactory(tam=tam)
+    estimate = services.create_estimate(
+        account=account,
+        title="SOW",
+        estimate_date=Q1.start,
+        price=Decimal("5000.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(10))],
+        user=tam,
+    )
+    url = reverse("services_cost:estimate_edit", args=[estimate.pk])
+    client.force_login(tam)
+    stale_version = client.get(url).context["forms"].form.initial["opened_version"]
+    fresh_version = client.get(url).context["forms"].form.initial["opened_version"]
+    client.post(url, estimate_data(account, [(engineer_rate.role.pk, "40", "")], opened_version=fresh_version))
+
+    stale = estimate_data(account, [(engineer_rate.role.pk, "10", "")], price="9000.00")
+    response = client.post(url, stale | {"opened_version": stale_version})
+
+    assert response.status_code == 200
+    assert "was changed by tam_owner at" in response.text
+    assert list(estimate.lines.values_list("hours", flat=True)) == [Decimal("40.00")]
+    estimate.refresh_from_db()
+    assert estimate.price == Decimal("8000.00")
+
+    current_version = response.context["forms"].form.data["opened_version"]
+    again = client.post(url, stale | {"opened_version": current_version})
+
+    assert again.status_code == 302
+    assert list(estimate.lines.values_list("hours", flat=True)) == [Decimal("10.00")]
