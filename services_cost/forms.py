@@ -75,11 +75,15 @@ class RateForm(forms.Form):
         },
     )
 
+    opened_version = VersionField()
+
     def __init__(self, *args, existing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if existing:
             del self.fields["role"]
             del self.fields["quarter"]
+        else:
+            del self.fields["opened_version"]
         self.helper = FormHelper()
         self.helper.add_input(Submit("save", "Save rate"))
 

@@ -104,8 +104,12 @@ def save_rate(
     user: User | None,
     rate: CostRate | None = None,
     reason: str = "",
+    opened_version: int | None = None,
 ) -> CostRate:
-    """Create the rate of `role` in `quarter`, or change `rate`; the role and quarter of an existing rate stay."""
+    """Create the rate of `role` in `quarter`, or change `rate`; the role and quarter of an existing rate stay.
+
+    With `opened_version`, raise EditConflict when `rate` was saved after the form opened it.
+    """
     check_amount("ote", ote, "OTE")
     check_amount("benefits", benefits, "Benefits")
     check_billable_hours(billable_hours)
@@ -123,6 +127,9 @@ def save_rate(
     _attribute(rate, user, reason)
     try:
         with transaction.atomic():
+            if before:
+                locked = CostRate.objects.select_for_update().get(pk=rate.pk)
+                check_unchanged(locked, opened_version, f"The rate of {rate}")
             rate.save()
             _record_rate(AuditAction.RATE_CHANGED if before else AuditAction.RATE_CREATED, rate, before, user, reason)
     except IntegrityError:

@@ -107,7 +107,12 @@ def rate_create(request):
 @requires("services_cost.change_costrate")
 def rate_edit(request, pk: int):
     rate = _get_rate(pk)
-    initial = {"ote": rate.ote, "benefits": rate.benefits, "billable_hours": rate.billable_hours}
+    initial = {
+        "ote": rate.ote,
+        "benefits": rate.benefits,
+        "billable_hours": rate.billable_hours,
+        "opened_version": history_version(rate),
+    }
     form = RateForm(request.POST or None, initial=initial, existing=True)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -120,7 +125,10 @@ def rate_edit(request, pk: int):
                 billable_hours=data["billable_hours"],
                 user=request.user,
                 rate=rate,
+                opened_version=data["opened_version"],
             )
+        except EditConflict as conflict:
+            accept_current_version(form, conflict)
         except ValidationError as error:
             form.add_error(None, error)
         else:

@@ -422,3 +422,28 @@ def test_edit_from_stale_tab_rejected(client, tam, engineer_rate):
 
     assert again.status_code == 302
     assert list(estimate.lines.values_list("hours", flat=True)) == [Decimal("10.00")]
+
+
+@pytest.mark.django_db
+def test_rate_edit_from_stale_tab_rejected(client, cs_admin, engineer_rate):
+    url = reverse("services_cost:rate_edit", args=[engineer_rate.pk])
+    client.force_login(cs_admin)
+    stale_version = client.get(url).context["form"].initial["opened_version"]
+    fresh_version = client.get(url).context["form"].initial["opened_version"]
+    values = {"benefits": "37600.00", "billable_hours": "1880"}
+    client.post(url, values | {"ote": "169200.00", "opened_version": fresh_version})
+
+    response = client.post(url, values | {"ote": "120000.00", "opened_version": stale_version})
+
+    assert response.status_code == 200
+    assert "was changed by csadmin at" in response.text
+    engineer_rate.refresh_from_db()
+    assert engineer_rate.ote == Decimal("169200.00")
+
+    again = client.post(
+        url, values | {"ote": "120000.00", "opened_version": response.context["form"].data["opened_version"]}
+    )
+
+    assert again.status_code == 302
+    engineer_rate.refresh_from_db()
+    assert engineer_rate.ote == Decimal("120000.00")
