@@ -127,7 +127,7 @@ def add_objective(plan: SuccessPlan, values: dict) -> tuple[Objective, bool]:
     stakeholders = {contact.pk for contact in values["stakeholders"]}
     for objective in recent:
         if set(objective.stakeholders.values_list("pk", flat=True)) == stakeholders:
-            logger.info("objective %s sent again on plan %s; no second copy stored", objective.pk, plan.pk)
+            logger.info("objective %s sent again on plan %s, so no second copy was stored", objective.pk, plan.pk)
             return objective, False
     return save_objective(plan, values), True
 

@@ -27,6 +27,10 @@ from .models import CostEstimate, CostRate, EstimateLine, EstimateStatus, Servic
 
 logger = logging.getLogger(__name__)
 
+# A draft identical to one the same user created this recently is taken for the same form sent again, as a
+# double click or a reload after posting does, and is not stored twice.
+RESUBMIT_WINDOW = datetime.timedelta(minutes=10)
+
 # Limits that keep every amount inside the 64-bit cents columns and the hours inside their DecimalField.
 MAX_AMOUNT = Decimal("9999999999.99")
 MAX_LINE_HOURS = Decimal("999999.99")
@@ -284,6 +288,41 @@ def create_estimate(
         _write_lines(estimate, lines)
     logger.info("cost estimate %s created on account %s by user %s", estimate.pk, account.pk, user.pk if user else None)
     return estimate
+
+
+def add_estimate(
+    *,
+    account: Account,
+    title: str,
+    estimate_date: datetime.date,
+    price: Decimal,
+    lines: list[LineInput],
+    user: User | None,
+) -> tuple[CostEstimate, bool]:
+    """Create a draft as create_estimate does, unless `user` created the same one within RESUBMIT_WINDOW.
+
+    Returns the estimate and whether it was created. The account's row lock
+    makes two identical requests that arrive together wait for each other.
+    """
+    with transaction.atomic():
+        Account.objects.select_for_update().get(pk=account.pk)
+        existing = selectors.resubmitted_estimate(
+            account=account,
+            title=title.strip(),
+            estimate_date=estimate_date,
+            price=price,
+            lines=[(line.role.pk, line.hours, line.description.strip()) for line in lines],
+            user=user,
+            since=timezone.now() - RESUBMIT_WINDOW,
+        )
+        if existing is not None:
+            user_id = user.pk if user else None
+            logger.info("cost estimate %s sent again by user %s, so no second copy was stored", existing.pk, user_id)
+            return existing, False
+        estimate = create_estimate(
+            account=account, title=title, estimate_date=estimate_date, price=price, lines=lines, user=user
+        )
+    return estimate, True
 
 
 class EstimateFinished(ValidationError):

@@ -210,11 +210,15 @@ def estimate_create(request):
     forms = EstimateForms(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and forms.is_valid():
         try:
-            estimate = services.create_estimate(**forms.values(), user=request.user)
+            estimate, created = services.add_estimate(**forms.values(), user=request.user)
         except ValidationError as error:
             forms.add_error(error)
         else:
-            messages.success(request, f"Created the draft estimate “{estimate.title}”.")
+            if created:
+                messages.success(request, f"Created the draft estimate “{estimate.title}”.")
+            else:
+                text = f"The draft “{estimate.title}” was created already, so the form sent again added no copy."
+                messages.info(request, text)
             return redirect("services_cost:estimate_detail", pk=estimate.pk)
     return render(request, "services_cost/estimate_form.html", {"forms": forms, "estimate": None})
 

@@ -447,3 +447,49 @@ def test_rate_edit_from_stale_tab_rejected(client, cs_admin, engineer_rate):
     assert again.status_code == 302
     engineer_rate.refresh_from_db()
     assert engineer_rate.ote == Decimal("120000.00")
+
+
+@pytest.mark.django_db
+def test_estimate_sent_twice_stored_once(client, tam, engineer_rate):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    data = estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")])
+
+    first = client.post(NEW_ESTIMATE, data)
+    second = client.post(NEW_ESTIMATE, data, follow=True)
+
+    estimate = CostEstimate.objects.get()
+    assert first.url == reverse("services_cost:estimate_detail", args=[estimate.pk])
+    assert second.redirect_chain[0][0] == first.url
+    assert "was created already" in second.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changes",
+    [{"lines-0-hours": "13"}, {"price": "8000.01"}, {"title": "Rollout SOW 2"}],
+    ids=["hours", "price", "title"],
+)
+def test_estimate_that_differs_stored(client, tam, engineer_rate, changes):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    data = estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")])
+
+    client.post(NEW_ESTIMATE, data)
+    client.post(NEW_ESTIMATE, data | changes)
+
+    assert CostEstimate.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_identical_estimate_stored_again_later(client, tam, engineer_rate, time_machine):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    data = estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")])
+    time_machine.move_to(datetime.datetime(2026, 2, 10, 9, tzinfo=datetime.UTC), tick=False)
+    client.post(NEW_ESTIMATE, data)
+
+    time_machine.move_to(datetime.datetime(2026, 2, 10, 9, 11, tzinfo=datetime.UTC), tick=False)
+    client.post(NEW_ESTIMATE, data)
+
+    assert CostEstimate.objects.count() == 2
