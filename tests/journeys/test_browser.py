@@ -223,3 +223,18 @@ def test_targets_show_whole_values_on_phone(live_server, browser):
     assert errors.inner_text() == "First Value, SMB: Ensure this value is greater than or equal to 1."
     box = errors.bounding_box()
     assert box["x"] + box["width"] <= 390
+
+
+@pytest.mark.django_db(transaction=True)
+def test_playbook_title_wider_than_numbers(live_server, browser):
+    UserFactory(username="desk_admin", role=Role.CS_ADMIN)
+    task = PlaybookTaskFactory(playbook__product=ProductFactory(name="Premium"), title="Kickoff", due_offset_days=3)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    _log_in(page, live_server.url, "desk_admin")
+
+    page.goto(f"{live_server.url}/journeys/playbooks/{task.playbook_id}/")
+
+    title_box = page.locator("input[name=tasks-0-title]").bounding_box()
+    offset_box = page.locator("input[name=tasks-0-due_offset_days]").bounding_box()
+    assert title_box["width"] >= 2 * offset_box["width"]
+    assert title_box["width"] >= 450
