@@ -147,3 +147,21 @@ def test_estimate_costs_visible_on_phone(live_server, browser):  # noqa: F811
     assert box["x"] + box["width"] <= 390
     assert cost.inner_text() == "26,000.00"
     assert page.locator("text=Migration of twelve services >> visible=true").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC), tick=True)
+def test_hourly_cost_and_edit_visible_on_phone(live_server, browser):  # noqa: F811
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    CostRateFactory(role__name="Professional services engineer", quarter=Q1)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/services-cost/rates/?quarter=FY2026-Q1")
+
+    row = page.locator('#rates-table tr[data-role="Professional services engineer"]')
+    for element in (row.locator(".hourly-cost"), row.locator("a", has_text="Edit")):
+        box = element.bounding_box()
+        assert box["x"] + box["width"] <= 390
+    assert row.locator(".hourly-cost").inner_text() == "100.00"
+    assert row.locator(".rate-inputs").inner_text() == "OTE 150,400.00, benefits 37,600.00, 1880 h"
