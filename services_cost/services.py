@@ -360,10 +360,13 @@ def update_estimate(
     return locked
 
 
-def finish_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimate:
+def finish_estimate(*, estimate: CostEstimate, user: User | None, shown_total: Decimal | None = None) -> CostEstimate:
     """Finish a draft: store on each line the rate and hourly cost of its role in the estimate's quarter.
 
     From then on the estimate keeps those hourly costs, whatever later happens to the rates.
+    `shown_total` is the total cost the user saw when choosing to finish. When a
+    rate changed since, the total differs and ValidationError is raised, so that
+    nobody finishes an estimate at costs they have not seen.
     """
     with transaction.atomic():
         locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
@@ -381,6 +384,12 @@ def finish_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimat
             rate = rates[line.role_id]
             line.rate = rate
             line.hourly_cost = rate.hourly_cost
+        total = sum((selectors.line_cost(line.hours, line.hourly_cost) for line in lines), Decimal("0.00"))
+        if shown_total is not None and total != shown_total:
+            raise ValidationError(
+                f"The rates of {quarter} changed after this page was shown: the total cost is now {total}, "
+                f"not {shown_total}. Check the estimate and finish it again."
+            )
         EstimateLine.objects.bulk_update(lines, ["rate", "hourly_cost"])
         locked.status = EstimateStatus.FINISHED
         locked.finished_at = timezone.now()

@@ -1,5 +1,7 @@
 """Rates and estimate pages. Each protected object is fetched through one helper that raises 404 or 403."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -275,7 +277,12 @@ def estimate_edit(request, pk: int):
 def estimate_finish(request, pk: int):
     estimate = _get_estimate(request, pk, change=True)
     try:
-        services.finish_estimate(estimate=estimate, user=request.user)
+        shown_total = Decimal(request.POST.get("shown_total", ""))
+    except ArithmeticError:
+        # A form without the total, such as a script's request, finishes at the current rates.
+        shown_total = None
+    try:
+        services.finish_estimate(estimate=estimate, user=request.user, shown_total=shown_total)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -493,3 +493,42 @@ def test_identical_estimate_stored_again_later(client, tam, engineer_rate, time_
     client.post(NEW_ESTIMATE, data)
 
     assert CostEstimate.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_finish_after_rate_change_rejected(client, tam, cs_admin, engineer_rate):
+    account = AccountFactory(tam=tam)
+    estimate = services.create_estimate(
+        account=account,
+        title="SOW",
+        estimate_date=Q1.start,
+        price=Decimal("5000.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(10))],
+        user=tam,
+    )
+    client.force_login(tam)
+    page = client.get(reverse("services_cost:estimate_detail", args=[estimate.pk]))
+    assert 'name="shown_total" value="1000.00"' in page.text
+    services.save_rate(
+        role=engineer_rate.role,
+        quarter=Q1,
+        ote=Decimal("169200.00"),
+        benefits=Decimal("37600.00"),
+        billable_hours=1880,
+        user=cs_admin,
+        rate=engineer_rate,
+    )
+
+    response = client.post(
+        reverse("services_cost:estimate_finish", args=[estimate.pk]), {"shown_total": "1000.00"}, follow=True
+    )
+
+    assert "the total cost is now 1100.00, not 1000.00" in response.text
+    estimate.refresh_from_db()
+    assert not estimate.is_finished
+
+    client.post(reverse("services_cost:estimate_finish", args=[estimate.pk]), {"shown_total": "1100.00"})
+
+    estimate.refresh_from_db()
+    assert estimate.is_finished
+    assert list(estimate.lines.values_list("hourly_cost", flat=True)) == [Decimal("110.00")]
