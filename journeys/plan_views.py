@@ -132,8 +132,27 @@ def plan_print(request, pk: int):
     return _render_plan(request, _plan_for(request, pk), template="journeys/plan_print.html")
 
 
+def _closed_plan_response(request, plan: SuccessPlan, form: ObjectiveForm, context: dict):
+    """Say that a closed plan's objectives are read-only: on the plan page, or on a sent form that keeps its text.
+
+    Usually the page was opened before the plan was closed in another tab, so a 403 would wrongly blame the role.
+    """
+    message = (
+        f"This success plan was closed on {plan.closed_on.isoformat()}, so its objectives can no longer be "
+        "added or changed. Start a new plan on the account page."
+    )
+    if request.method != "POST":
+        messages.error(request, message)
+        return redirect("journeys:plan", pk=plan.pk)
+    form.add_error(None, message)
+    return render(request, "journeys/objective_edit.html", context, status=400)
+
+
 def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
     form = ObjectiveForm(request.POST or None, account=plan.account, today=timezone.localdate(), objective=objective)
+    context = {"plan": plan, "objective": objective, "form": form}
+    if plan.is_closed:
+        return _closed_plan_response(request, plan, form, context)
     if request.method == "POST" and form.is_valid():
         created = True
         try:
@@ -150,7 +169,6 @@ def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
                 text = f"Objective “{objective}” was saved already, so the form sent again added no copy."
                 messages.info(request, text)
             return redirect(f"{reverse('journeys:plan', args=[plan.pk])}#objective-{objective.pk}")
-    context = {"plan": plan, "objective": objective, "form": form}
     status = 400 if request.method == "POST" else 200
     return render(request, "journeys/objective_edit.html", context, status=status)
 
@@ -159,8 +177,6 @@ def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
 @login_required
 def objective_new(request, plan_pk: int):
     plan = _plan_for(request, plan_pk, "journeys.add_objective")
-    if plan.is_closed:
-        raise PermissionDenied
     return _objective_page(request, plan, None)
 
 
@@ -168,8 +184,6 @@ def objective_new(request, plan_pk: int):
 @login_required
 def objective_edit(request, plan_pk: int, pk: int):
     objective = _objective_for(request, plan_pk, pk, "journeys.change_objective")
-    if objective.plan.is_closed:
-        raise PermissionDenied
     return _objective_page(request, objective.plan, objective)
 
 

@@ -312,9 +312,27 @@ def test_closed_plan_read_only(login, world):
         status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
     )
 
-    response = login("tam").get(f"/journeys/plans/{world['plan'].pk}/objectives/new/")
+    response = login("tam").get(f"/journeys/plans/{world['plan'].pk}/objectives/new/", follow=True)
 
-    assert response.status_code == 403
+    assert response.redirect_chain == [(f"/journeys/plans/{world['plan'].pk}/", 302)]
+    assert "This success plan was closed on 2024-06-29" in response.text
+
+
+def test_objective_saved_after_plan_closed_rejected(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
+    client = login("tam")
+    client.get(url)
+    # Another tab closes the plan while this objective's page is open.
+    SuccessPlan.objects.filter(pk=world["plan"].pk).update(
+        status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
+    )
+
+    response = client.post(url, _new_objective_values(world, business_outcome="Ship much faster"))
+
+    assert response.status_code == 400
+    assert "so its objectives can no longer be added or changed" in response.text
+    assert 'value="Ship much faster"' in response.text
+    assert Objective.objects.get(pk=world["objective"].pk).business_outcome == "Ship faster"
 
 
 def test_closing_with_open_original_objective_shows_message(login, world):
