@@ -101,8 +101,13 @@ def plan_new(request, account_pk: int):
     try:
         plan = services.create_plan(account, owner=request.user)
     except ValidationError as error:
-        messages.error(request, error.messages[0])
-        return redirect(_account_url(account, "#plan"))
+        open_plan = selectors.current_plan(account)
+        if open_plan is None or open_plan.is_closed:
+            messages.error(request, error.messages[0])
+            return redirect(_account_url(account, "#plan"))
+        # A second click on Start, or a page from before another tab started the plan: show the plan that exists.
+        messages.info(request, "This account already has an open success plan, shown here. Close it to start another.")
+        return redirect("journeys:plan", pk=open_plan.pk)
     messages.success(request, "Draft success plan started. Add its objectives.")
     return redirect("journeys:plan", pk=plan.pk)
 

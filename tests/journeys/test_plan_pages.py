@@ -93,7 +93,7 @@ def _posts(world):
 
 
 POSTS = [
-    # plan_new returns 302 for the owning TAM even though a plan is open, because it redirects with an error message.
+    # plan_new returns 302 for the owning TAM even though a plan is open, because it redirects to the open plan.
     ("plan_new", (302, 403, 403, 403, "login")),
     ("plan", (302, 403, 403, 403, "login")),
     ("objective_new", (302, 403, 403, 403, "login")),
@@ -456,3 +456,19 @@ def test_objective_edit_from_stale_tab_rejected(login, world):
 
     assert again.status_code == 302
     assert Objective.objects.get(pk=world["objective"].pk).status == ObjectiveStatus.IN_PROGRESS
+
+
+def test_plan_started_twice_shows_open_plan(login, world):
+    account = world["account"]
+    SuccessPlan.objects.filter(pk=world["plan"].pk).update(
+        status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
+    )
+    client = login("tam")
+
+    first = client.post(f"/journeys/accounts/{account.pk}/plan/new/")
+    second = client.post(f"/journeys/accounts/{account.pk}/plan/new/", follow=True)
+
+    plan = SuccessPlan.objects.get(account=account, status=PlanStatus.DRAFT)
+    assert first.url == f"/journeys/plans/{plan.pk}/"
+    assert second.redirect_chain == [(first.url, 302)]
+    assert "already has an open success plan, shown here" in second.text
