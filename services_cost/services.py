@@ -119,7 +119,11 @@ def save_rate(
     check_billable_hours(billable_hours)
     rate_exists_error = ValidationError({"role": f"{role} has a rate in {quarter} already; edit that rate instead."})
     if rate is None:
-        if CostRate.objects.filter(role=role, quarter_start=quarter.start).exists():
+        existing = CostRate.objects.filter(role=role, quarter_start=quarter.start).first()
+        if existing is not None:
+            if (existing.ote, existing.benefits, existing.billable_hours) == (ote, benefits, billable_hours):
+                # The same new rate sent twice, as a double click does: the first request stored it.
+                return existing
             raise rate_exists_error
         rate = CostRate(role=role, quarter_start=quarter.start)
     elif rate.ote == ote and rate.benefits == benefits and rate.billable_hours == billable_hours:

@@ -532,3 +532,38 @@ def test_finish_after_rate_change_rejected(client, tam, cs_admin, engineer_rate)
     estimate.refresh_from_db()
     assert estimate.is_finished
     assert list(estimate.lines.values_list("hourly_cost", flat=True)) == [Decimal("110.00")]
+
+
+@pytest.mark.django_db
+def test_new_rate_sent_twice_saved_once(client, cs_admin):
+    role = ServiceRole.objects.create(name="Trainer")
+    client.force_login(cs_admin)
+    data = {"role": role.pk, "quarter": "FY2026-Q1", "ote": "99875.00", "benefits": "0", "billable_hours": "1880"}
+
+    first = client.post(NEW_RATE, data)
+    second = client.post(NEW_RATE, data, follow=True)
+
+    assert first.status_code == 302
+    assert second.redirect_chain == [(first.url, 302)]
+    assert "Saved the rate of Trainer in FY2026-Q1: 53.13 an hour." in second.text
+    rate = CostRate.objects.get()
+    assert rate.history.count() == 1
+
+
+@pytest.mark.django_db
+def test_new_rate_with_other_values_rejected(client, cs_admin, engineer_rate):
+    client.force_login(cs_admin)
+    data = {
+        "role": engineer_rate.role.pk,
+        "quarter": "FY2026-Q1",
+        "ote": "1.00",
+        "benefits": "0",
+        "billable_hours": "1880",
+    }
+
+    response = client.post(NEW_RATE, data)
+
+    assert response.status_code == 200
+    assert "has a rate in FY2026-Q1 already; edit that rate instead." in response.text
+    engineer_rate.refresh_from_db()
+    assert engineer_rate.ote == Decimal("150400.00")
