@@ -257,22 +257,27 @@ class TargetsForm(forms.Form):
             for segment, label in SEGMENT_CHOICES:
                 name = target_field_name(milestone, segment)
                 self.keys[name] = (milestone.value, segment)
+                # The page also sends each value as it was shown, so that saving stores only the boxes this user
+                # changed and keeps what another admin saved meanwhile in the others.
                 self.fields[name] = forms.IntegerField(
                     label=f"{milestone.label}, {label}",
                     min_value=1,
                     max_value=3650,
                     initial=targets[(milestone.value, segment)],
+                    show_hidden_initial=True,
                 )
 
     def rows(self):
-        """Return [(milestone, [bound field per segment])] for the table layout of the template."""
-        return [
-            (milestone, [self[target_field_name(milestone, segment)] for segment, _ in SEGMENT_CHOICES])
-            for milestone in Milestone
-        ]
+        """Return [(milestone, [(bound field, hidden input of its shown value) per segment])] for the template."""
+        rows = []
+        for milestone in Milestone:
+            fields = [self[target_field_name(milestone, segment)] for segment, _ in SEGMENT_CHOICES]
+            rows.append((milestone, [(field, field.as_hidden(only_initial=True)) for field in fields]))
+        return rows
 
     def days(self) -> dict[tuple[str, str], int]:
-        return {self.keys[name]: value for name, value in self.cleaned_data.items()}
+        """Return the days of the targets changed on this form, keyed by (milestone, segment)."""
+        return {self.keys[name]: self.cleaned_data[name] for name in self.changed_data}
 
 
 GROUP_CHOICES = [("cohort", "Cohort"), ("segment", "Segment"), ("tam", "TAM")]

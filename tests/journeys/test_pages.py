@@ -465,3 +465,27 @@ def test_playbook_task_deleted_meanwhile_named(login):
     assert response.status_code == 400
     assert "Task 2: This task was deleted after the page was opened." in response.text
     assert list(playbook.tasks.values_list("title", flat=True)) == ["Kickoff call"]
+
+
+def test_targets_from_stale_tab_keep_other_changes(login):
+    client = login("cs_admin")
+    shown = {
+        f"target_{m.value}_{s}": str(MilestoneTarget.objects.get(milestone=m, segment=segment).days)
+        for m in Milestone
+        for s, segment in (("large", "Large"), ("mid_market", "Mid-Market"), ("smb", "SMB"), ("none", ""))
+    }
+    page = shown | {f"initial-{name}": value for name, value in shown.items()}
+    # Another admin lowers the Large kickoff target after this page was shown.
+    client.post("/journeys/targets/", page | {"target_kickoff_large": "10"})
+
+    response = client.post("/journeys/targets/", page | {"target_onboarding_smb": "25"})
+
+    assert response.status_code == 302
+    assert MilestoneTarget.objects.get(milestone=Milestone.KICKOFF, segment="Large").days == 10
+    assert MilestoneTarget.objects.get(milestone=Milestone.ONBOARDING, segment="SMB").days == 25
+
+
+def test_targets_page_sends_shown_values(login):
+    response = login("cs_admin").get("/journeys/targets/")
+
+    assert 'name="initial-target_kickoff_large" value="14"' in response.text
