@@ -370,7 +370,7 @@ def finish_estimate(*, estimate: CostEstimate, user: User | None, shown_total: D
     From then on the estimate keeps those hourly costs, whatever later happens to the rates.
     `shown_total` is the total cost the user saw when choosing to finish. When a
     rate changed since, the total differs and ValidationError is raised, so that
-    nobody finishes an estimate at costs they have not seen.
+    an estimate is never finished at costs the user has not seen.
     """
     with transaction.atomic():
         locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
