@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
+from common.edits import VersionField, history_version
 from common.forms import RowsChoiceField, reject_before_first_year
 
 from .models import (
@@ -56,12 +57,11 @@ class MilestoneForm(forms.Form):
         help_text="For the 10% basis: users in production against the purchased licenses.",
     )
     outcome_achieved_date = _date_field("Outcome Achieved", help_text="Every original-intent objective achieved.")
+    opened_version = VersionField()
 
     def __init__(self, *args, journey: Journey, today: datetime.date, has_tasks: bool, **kwargs):
-        kwargs.setdefault(
-            "initial",
-            {name: getattr(journey, name) for name in self.base_fields},
-        )
+        initial = {name: getattr(journey, name) for name in self.base_fields if name != "opened_version"}
+        kwargs.setdefault("initial", initial | {"opened_version": history_version(journey)})
         super().__init__(*args, **kwargs)
         self.journey = journey
         self.today = today
@@ -81,6 +81,7 @@ class MilestoneForm(forms.Form):
             Row(Column("infrastructure_ready_date"), Column("infrastructure_type")),
             Row(Column("first_value_date"), Column("first_value_basis"), Column("first_value_users")),
             Row(Column("outcome_achieved_date")),
+            "opened_version",
         )
         self.helper.add_input(Submit("save_milestones", "Save milestones"))
 

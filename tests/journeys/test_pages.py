@@ -489,3 +489,20 @@ def test_targets_page_sends_shown_values(login):
     response = login("cs_admin").get("/journeys/targets/")
 
     assert 'name="initial-target_kickoff_large" value="14"' in response.text
+
+
+def test_milestones_from_stale_tab_rejected(login, journey):
+    url = f"/journeys/{journey.pk}/"
+    client = login("tam")
+    stale_version = re.search(r'name="opened_version" value="(\d+)"', client.get(url).text).group(1)
+    fresh_version = re.search(r'name="opened_version" value="(\d+)"', client.get(url).text).group(1)
+    client.post(url, {"kickoff_date": "2024-06-05", "opened_version": fresh_version})
+
+    stale = {"first_value_date": "2024-06-20", "first_value_basis": "team", "opened_version": stale_version}
+    response = client.post(url, stale)
+
+    assert response.status_code == 400
+    assert "This journey was changed by tam_owner at" in response.text
+    journey.refresh_from_db()
+    assert journey.kickoff_date == D(2024, 6, 5)
+    assert journey.first_value_date is None
