@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
+from common.edits import VersionField, history_version
 from common.forms import RowsChoiceField, reject_before_first_year
 
 from .models import (
@@ -56,12 +57,11 @@ class MilestoneForm(forms.Form):
         help_text="For the 10% basis: users in production against the purchased licenses.",
     )
     outcome_achieved_date = _date_field("Outcome Achieved", help_text="Every original-intent objective achieved.")
+    opened_version = VersionField()
 
     def __init__(self, *args, journey: Journey, today: datetime.date, has_tasks: bool, **kwargs):
-        kwargs.setdefault(
-            "initial",
-            {name: getattr(journey, name) for name in self.base_fields},
-        )
+        initial = {name: getattr(journey, name) for name in self.base_fields if name != "opened_version"}
+        kwargs.setdefault("initial", initial | {"opened_version": history_version(journey)})
         super().__init__(*args, **kwargs)
         self.journey = journey
         self.today = today
@@ -81,6 +81,7 @@ class MilestoneForm(forms.Form):
             Row(Column("infrastructure_ready_date"), Column("infrastructure_type")),
             Row(Column("first_value_date"), Column("first_value_basis"), Column("first_value_users")),
             Row(Column("outcome_achieved_date")),
+            "opened_version",
         )
         self.helper.add_input(Submit("save_milestones", "Save milestones"))
 
@@ -214,9 +215,19 @@ class PlaybookForm(forms.ModelForm):
         self.helper.layout = Layout(Row(Column("product"), Column("segment")))
 
 
+class BasePlaybookTaskFormSet(forms.BaseInlineFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # The hidden id names a task that was deleted, in another tab or by another user, after the page was opened.
+        form.fields["id"].error_messages["invalid_choice"] = (
+            "This task was deleted after the page was opened. Reload the playbook to edit its current tasks."
+        )
+
+
 PlaybookTaskFormSet = forms.inlineformset_factory(
     Playbook,
     PlaybookTask,
+    formset=BasePlaybookTaskFormSet,
     fields=["title", "owner_side", "due_offset_days", "position"],
     extra=3,
     can_delete=True,
@@ -247,22 +258,27 @@ class TargetsForm(forms.Form):
             for segment, label in SEGMENT_CHOICES:
                 name = target_field_name(milestone, segment)
                 self.keys[name] = (milestone.value, segment)
+                # The page also sends each value as it was shown, so that saving stores only the boxes this user
+                # changed and keeps what another admin saved meanwhile in the others.
                 self.fields[name] = forms.IntegerField(
                     label=f"{milestone.label}, {label}",
                     min_value=1,
                     max_value=3650,
                     initial=targets[(milestone.value, segment)],
+                    show_hidden_initial=True,
                 )
 
     def rows(self):
-        """Return [(milestone, [bound field per segment])] for the table layout of the template."""
-        return [
-            (milestone, [self[target_field_name(milestone, segment)] for segment, _ in SEGMENT_CHOICES])
-            for milestone in Milestone
-        ]
+        """Return [(milestone, [(bound field, hidden input of its shown value) per segment])] for the template."""
+        rows = []
+        for milestone in Milestone:
+            fields = [self[target_field_name(milestone, segment)] for segment, _ in SEGMENT_CHOICES]
+            rows.append((milestone, [(field, field.as_hidden(only_initial=True)) for field in fields]))
+        return rows
 
     def days(self) -> dict[tuple[str, str], int]:
-        return {self.keys[name]: value for name, value in self.cleaned_data.items()}
+        """Return the days of the targets changed on this form, keyed by (milestone, segment)."""
+        return {self.keys[name]: self.cleaned_data[name] for name in self.changed_data}
 
 
 GROUP_CHOICES = [("cohort", "Cohort"), ("segment", "Segment"), ("tam", "TAM")]

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
+from common.edits import VersionField, history_version
 from common.forms import RowsChoiceField, reject_before_first_year
 
 from .plan_models import ActivityKind, Objective, ObjectiveStatus, PlanStatus
@@ -73,12 +74,14 @@ class ObjectiveForm(forms.Form):
         max_length=TEXT_MAX_LENGTH,
         help_text="For example why it was abandoned.",
     )
+    opened_version = VersionField()
 
     def __init__(self, *args, account: Account, today: datetime.date, objective: Objective | None = None, **kwargs):
         if objective is not None:
             kwargs.setdefault(
                 "initial",
                 {
+                    "opened_version": history_version(objective),
                     "business_outcome": objective.business_outcome,
                     "success_criteria": objective.success_criteria,
                     "target_date": objective.target_date,
@@ -101,6 +104,7 @@ class ObjectiveForm(forms.Form):
             Row(Column("target_date"), Column("status"), Column("achieved_date")),
             "stakeholders",
             "notes",
+            "opened_version",
         )
         self.helper.add_input(Submit("save_objective", "Save objective"))
 

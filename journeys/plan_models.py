@@ -88,6 +88,8 @@ class Objective(models.Model):
         "journeys.Journey", null=True, blank=True, on_delete=models.SET_NULL, related_name="intent_objectives"
     )
     position = models.PositiveIntegerField(default=0)
+    # Empty for objectives created before the field existed.
+    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now, editable=False)
 
     history = HistoricalRecords()
 

@@ -10,8 +10,10 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import Account, User
+from common.edits import check_unchanged
 
 from . import audit, services
 from .models import Journey
@@ -20,6 +22,10 @@ from .plan_selectors import kickoff_offers, latest_journey, outcome_date
 from .rules import completion_date_problem
 
 logger = logging.getLogger(__name__)
+
+# An objective identical to one the plan received this recently is taken for the same form sent again, as a
+# double click, a reload after posting or a second tab does, and is not stored twice.
+RESUBMIT_WINDOW = datetime.timedelta(minutes=10)
 
 
 @transaction.atomic
@@ -77,7 +83,8 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
 
     `values` contains business_outcome, success_criteria, target_date,
     stakeholders, status, achieved_date and notes. The achieved date is kept
-    only for an achieved objective.
+    only for an achieved objective. An optional opened_version raises
+    EditConflict when the objective was saved after the form opened it.
     """
     if objective is None:
         last = plan.objectives.aggregate(last=Max("position"))["last"]
@@ -85,6 +92,7 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
         before = None
     else:
         objective = Objective.objects.select_for_update().get(pk=objective.pk, plan=plan)
+        check_unchanged(objective, values.get("opened_version"), f"The objective “{objective}”")
         before = audit.objective_values(objective, objective.stakeholders.all())
     for field in ["business_outcome", "success_criteria", "target_date", "status", "notes"]:
         setattr(objective, field, values[field])
@@ -95,6 +103,33 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
     if objective.journey_id is not None:
         sync_outcome_achieved(objective.journey_id)
     return objective
+
+
+@transaction.atomic
+def add_objective(plan: SuccessPlan, values: dict) -> tuple[Objective, bool]:
+    """Create an objective from cleaned form values unless the same one was created within RESUBMIT_WINDOW.
+
+    Returns the objective and whether it was created. The plan's row lock
+    makes two identical requests that arrive together wait for each other,
+    so the second finds the objective of the first.
+    """
+    SuccessPlan.objects.select_for_update().get(pk=plan.pk)
+    achieved_date = values["achieved_date"] if values["status"] == ObjectiveStatus.ACHIEVED else None
+    recent = plan.objectives.filter(
+        created_at__gte=timezone.now() - RESUBMIT_WINDOW,
+        business_outcome=values["business_outcome"],
+        success_criteria=values["success_criteria"],
+        target_date=values["target_date"],
+        status=values["status"],
+        achieved_date=achieved_date,
+        notes=values["notes"],
+    ).order_by("-created_at", "-id")
+    stakeholders = {contact.pk for contact in values["stakeholders"]}
+    for objective in recent:
+        if set(objective.stakeholders.values_list("pk", flat=True)) == stakeholders:
+            logger.info("objective %s sent again on plan %s, so no second copy was stored", objective.pk, plan.pk)
+            return objective, False
+    return save_objective(plan, values), True
 
 
 @transaction.atomic

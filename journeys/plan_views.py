@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import Account
+from common.edits import EditConflict, accept_current_version
 
 from . import plan_selectors as selectors
 from . import plan_services as services
@@ -100,8 +101,13 @@ def plan_new(request, account_pk: int):
     try:
         plan = services.create_plan(account, owner=request.user)
     except ValidationError as error:
-        messages.error(request, error.messages[0])
-        return redirect(_account_url(account, "#plan"))
+        open_plan = selectors.current_plan(account)
+        if open_plan is None or open_plan.is_closed:
+            messages.error(request, error.messages[0])
+            return redirect(_account_url(account, "#plan"))
+        # A second click on Start, or a page from before another tab started the plan: show the plan that exists.
+        messages.info(request, "This account already has an open success plan, shown here. Close it to start another.")
+        return redirect("journeys:plan", pk=open_plan.pk)
     messages.success(request, "Draft success plan started. Add its objectives.")
     return redirect("journeys:plan", pk=plan.pk)
 
@@ -131,13 +137,43 @@ def plan_print(request, pk: int):
     return _render_plan(request, _plan_for(request, pk), template="journeys/plan_print.html")
 
 
+def _closed_plan_response(request, plan: SuccessPlan, form: ObjectiveForm, context: dict):
+    """Say that a closed plan's objectives are read-only: on the plan page, or on a sent form that keeps its text.
+
+    Usually the page was opened before the plan was closed in another tab, so a 403 would wrongly blame the role.
+    """
+    message = (
+        f"This success plan was closed on {plan.closed_on.isoformat()}, so its objectives can no longer be "
+        "added or changed. Start a new plan on the account page."
+    )
+    if request.method != "POST":
+        messages.error(request, message)
+        return redirect("journeys:plan", pk=plan.pk)
+    form.add_error(None, message)
+    return render(request, "journeys/objective_edit.html", context, status=400)
+
+
 def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
     form = ObjectiveForm(request.POST or None, account=plan.account, today=timezone.localdate(), objective=objective)
-    if request.method == "POST" and form.is_valid():
-        objective = services.save_objective(plan, form.cleaned_data, objective)
-        messages.success(request, f"Objective “{objective}” saved.")
-        return redirect(f"{reverse('journeys:plan', args=[plan.pk])}#objective-{objective.pk}")
     context = {"plan": plan, "objective": objective, "form": form}
+    if plan.is_closed:
+        return _closed_plan_response(request, plan, form, context)
+    if request.method == "POST" and form.is_valid():
+        created = True
+        try:
+            if objective is None:
+                objective, created = services.add_objective(plan, form.cleaned_data)
+            else:
+                objective = services.save_objective(plan, form.cleaned_data, objective)
+        except EditConflict as conflict:
+            accept_current_version(form, conflict)
+        else:
+            if created:
+                messages.success(request, f"Objective “{objective}” saved.")
+            else:
+                text = f"Objective “{objective}” was saved already, so the form sent again added no copy."
+                messages.info(request, text)
+            return redirect(f"{reverse('journeys:plan', args=[plan.pk])}#objective-{objective.pk}")
     status = 400 if request.method == "POST" else 200
     return render(request, "journeys/objective_edit.html", context, status=status)
 
@@ -146,8 +182,6 @@ def _objective_page(request, plan: SuccessPlan, objective: Objective | None):
 @login_required
 def objective_new(request, plan_pk: int):
     plan = _plan_for(request, plan_pk, "journeys.add_objective")
-    if plan.is_closed:
-        raise PermissionDenied
     return _objective_page(request, plan, None)
 
 
@@ -155,8 +189,6 @@ def objective_new(request, plan_pk: int):
 @login_required
 def objective_edit(request, plan_pk: int, pk: int):
     objective = _objective_for(request, plan_pk, pk, "journeys.change_objective")
-    if objective.plan.is_closed:
-        raise PermissionDenied
     return _objective_page(request, objective.plan, objective)
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from accounts.models import Account, User
+from common.edits import check_unchanged
 from common.queries import VALUES_PER_QUERY
 
 from . import audit
@@ -113,8 +114,11 @@ def start_journey(
 
 
 @transaction.atomic
-def record_milestones(journey: Journey, values: dict) -> Journey:
+def record_milestones(journey: Journey, values: dict, opened_version: int | None = None) -> Journey:
     """Store the milestone fields in `values` (names from MILESTONE_FIELDS) that differ from the journey's.
+
+    With `opened_version`, raise EditConflict when the journey was saved after the form opened it,
+    because the form sends every milestone and would put back the dates of the older page.
 
     The onboarding date of a journey with tasks follows its tasks, and Outcome
     Achieved of a journey with original-intent objectives follows them, so
@@ -123,6 +127,7 @@ def record_milestones(journey: Journey, values: dict) -> Journey:
     past its target gets one.
     """
     journey = lock_journey(journey.pk)
+    check_unchanged(journey, opened_version, "This journey")
     before = {field: getattr(journey, field) for field in MILESTONE_FIELDS}
     derived = set()
     if journey.tasks.exists():

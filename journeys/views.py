@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_tables2 import RequestConfig
 
 from common.csvexport import invalid_filters_response
+from common.edits import EditConflict, accept_current_version
 
 from . import selectors, services
 from .exports import write_report
@@ -109,7 +110,11 @@ def record_milestones(request, pk: int):
     form = MilestoneForm(request.POST, journey=journey, today=timezone.localdate(), has_tasks=journey.tasks.exists())
     if not form.is_valid():
         return _render_journey(request, journey, milestone_form=form, status=400)
-    journey = services.record_milestones(journey, form.cleaned_data)
+    try:
+        journey = services.record_milestones(journey, form.cleaned_data, form.cleaned_data["opened_version"])
+    except EditConflict as conflict:
+        accept_current_version(form, conflict)
+        return _render_journey(request, journey, milestone_form=form, status=400)
     messages.success(request, "Milestones saved.")
     for warning in selectors.journey_order_warnings(journey):
         messages.warning(request, f"Out of the usual order: {warning}")

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
+from common.edits import VersionField
 from common.fiscal import FiscalQuarter, parse_quarter, quarter_of
 
 from . import selectors
@@ -74,11 +75,15 @@ class RateForm(forms.Form):
         },
     )
 
+    opened_version = VersionField()
+
     def __init__(self, *args, existing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if existing:
             del self.fields["role"]
             del self.fields["quarter"]
+        else:
+            del self.fields["opened_version"]
         self.helper = FormHelper()
         self.helper.add_input(Submit("save", "Save rate"))
 
@@ -105,6 +110,7 @@ class EstimateForm(forms.Form):
         help_text="The rates of this date's fiscal quarter apply.",
     )
     price = amount_field("Price", "Price of the statement of work in USD.")
+    opened_version = VersionField()
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,6 +120,7 @@ class EstimateForm(forms.Form):
         self.helper.layout = Layout(
             Row(Column("account", css_class="col-md-6"), Column("title", css_class="col-md-6")),
             Row(Column("estimate_date", css_class="col-md-6"), Column("price", css_class="col-md-6")),
+            "opened_version",
         )
 
     def clean_estimate_date(self):

@@ -11,7 +11,7 @@ from accounts.models import Account, User
 from common.fiscal import FiscalQuarter, quarter_of, quarters_between
 from common.money import percentage, round_money
 
-from .models import CostEstimate, CostRate, EstimateLine, ServiceRole
+from .models import CostEstimate, CostRate, EstimateLine, EstimateStatus, ServiceRole
 
 
 def rates_in_quarter(quarter: FiscalQuarter) -> QuerySet[CostRate]:
@@ -172,6 +172,33 @@ def may_change_estimate(user: User, estimate: CostEstimate) -> bool:
     if user.is_superuser or user.is_cs_admin:
         return True
     return user.is_tam and estimate.account.tam_id == user.pk
+
+
+def resubmitted_estimate(
+    *,
+    account: Account,
+    title: str,
+    estimate_date: datetime.date,
+    price: Decimal,
+    lines: list[tuple[int, Decimal, str]],
+    user: User | None,
+    since: datetime.datetime,
+) -> CostEstimate | None:
+    """Return a draft that `user` created since `since` with these fields and (role id, hours, description) lines."""
+    candidates = CostEstimate.objects.filter(
+        account=account,
+        title=title,
+        estimate_date=estimate_date,
+        price=price,
+        created_by=user,
+        status=EstimateStatus.DRAFT,
+        created_at__gte=since,
+    ).order_by("-created_at", "-id")
+    for estimate in candidates:
+        stored = [(line.role_id, line.hours, line.description) for line in estimate.lines.order_by("position", "id")]
+        if stored == lines:
+            return estimate
+    return None
 
 
 def may_create_estimates(user: User) -> bool:

@@ -19,12 +19,17 @@ from accounts.models import Account, User
 from audit.models import AuditAction, ObjectType
 from audit.services import changes, record
 from common.csvexport import FORMULA_PREFIXES
+from common.edits import check_unchanged
 from common.fiscal import FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR, FiscalQuarter, quarter_of
 
 from . import selectors
 from .models import CostEstimate, CostRate, EstimateLine, EstimateStatus, ServiceRole
 
 logger = logging.getLogger(__name__)
+
+# A draft identical to one the same user created this recently is taken for the same form sent again, as a
+# double click or a reload after posting does, and is not stored twice.
+RESUBMIT_WINDOW = datetime.timedelta(minutes=10)
 
 # Limits that keep every amount inside the 64-bit cents columns and the hours inside their DecimalField.
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -103,14 +108,22 @@ def save_rate(
     user: User | None,
     rate: CostRate | None = None,
     reason: str = "",
+    opened_version: int | None = None,
 ) -> CostRate:
-    """Create the rate of `role` in `quarter`, or change `rate`; the role and quarter of an existing rate stay."""
+    """Create the rate of `role` in `quarter`, or change `rate`; the role and quarter of an existing rate stay.
+
+    With `opened_version`, raise EditConflict when `rate` was saved after the form opened it.
+    """
     check_amount("ote", ote, "OTE")
     check_amount("benefits", benefits, "Benefits")
     check_billable_hours(billable_hours)
     rate_exists_error = ValidationError({"role": f"{role} has a rate in {quarter} already; edit that rate instead."})
     if rate is None:
-        if CostRate.objects.filter(role=role, quarter_start=quarter.start).exists():
+        existing = CostRate.objects.filter(role=role, quarter_start=quarter.start).first()
+        if existing is not None:
+            if (existing.ote, existing.benefits, existing.billable_hours) == (ote, benefits, billable_hours):
+                # The same new rate sent twice, as a double click does: the first request stored it.
+                return existing
             raise rate_exists_error
         rate = CostRate(role=role, quarter_start=quarter.start)
     elif rate.ote == ote and rate.benefits == benefits and rate.billable_hours == billable_hours:
@@ -122,6 +135,9 @@ def save_rate(
     _attribute(rate, user, reason)
     try:
         with transaction.atomic():
+            if before:
+                locked = CostRate.objects.select_for_update().get(pk=rate.pk)
+                check_unchanged(locked, opened_version, f"The rate of {rate}")
             rate.save()
             _record_rate(AuditAction.RATE_CHANGED if before else AuditAction.RATE_CREATED, rate, before, user, reason)
     except IntegrityError:
@@ -278,6 +294,41 @@ def create_estimate(
     return estimate
 
 
+def add_estimate(
+    *,
+    account: Account,
+    title: str,
+    estimate_date: datetime.date,
+    price: Decimal,
+    lines: list[LineInput],
+    user: User | None,
+) -> tuple[CostEstimate, bool]:
+    """Create a draft as create_estimate does, unless `user` created the same one within RESUBMIT_WINDOW.
+
+    Returns the estimate and whether it was created. The account's row lock
+    makes two identical requests that arrive together wait for each other.
+    """
+    with transaction.atomic():
+        Account.objects.select_for_update().get(pk=account.pk)
+        existing = selectors.resubmitted_estimate(
+            account=account,
+            title=title.strip(),
+            estimate_date=estimate_date,
+            price=price,
+            lines=[(line.role.pk, line.hours, line.description.strip()) for line in lines],
+            user=user,
+            since=timezone.now() - RESUBMIT_WINDOW,
+        )
+        if existing is not None:
+            user_id = user.pk if user else None
+            logger.info("cost estimate %s sent again by user %s, so no second copy was stored", existing.pk, user_id)
+            return existing, False
+        estimate = create_estimate(
+            account=account, title=title, estimate_date=estimate_date, price=price, lines=lines, user=user
+        )
+    return estimate, True
+
+
 class EstimateFinished(ValidationError):
     """A finished estimate is read-only; duplicate it to change it."""
 
@@ -291,13 +342,18 @@ def update_estimate(
     price: Decimal,
     lines: list[LineInput],
     user: User | None,
+    opened_version: int | None = None,
 ) -> CostEstimate:
-    """Replace the fields and lines of a draft estimate."""
+    """Replace the fields and lines of a draft estimate.
+
+    With `opened_version`, raise EditConflict when the estimate was saved after the form opened it.
+    """
     _check_estimate(account=account, estimate_date=estimate_date, price=price, lines=lines, title=title)
     with transaction.atomic():
         locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
         if locked.is_finished:
             raise EstimateFinished("This estimate is finished and keeps its rates; duplicate it to make changes.")
+        check_unchanged(locked, opened_version, f"The estimate “{locked.title}”")
         locked.account = account
         locked.title = title.strip()
         locked.estimate_date = estimate_date
@@ -308,10 +364,13 @@ def update_estimate(
     return locked
 
 
-def finish_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimate:
+def finish_estimate(*, estimate: CostEstimate, user: User | None, shown_total: Decimal | None = None) -> CostEstimate:
     """Finish a draft: store on each line the rate and hourly cost of its role in the estimate's quarter.
 
     From then on the estimate keeps those hourly costs, whatever later happens to the rates.
+    `shown_total` is the total cost the user saw when choosing to finish. When a
+    rate changed since, the total differs and ValidationError is raised, so that
+    an estimate is never finished at costs the user has not seen.
     """
     with transaction.atomic():
         locked = CostEstimate.objects.select_for_update().get(pk=estimate.pk)
@@ -329,6 +388,12 @@ def finish_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimat
             rate = rates[line.role_id]
             line.rate = rate
             line.hourly_cost = rate.hourly_cost
+        total = sum((selectors.line_cost(line.hours, line.hourly_cost) for line in lines), Decimal("0.00"))
+        if shown_total is not None and total != shown_total:
+            raise ValidationError(
+                f"The rates of {quarter} changed after this page was shown: the total cost is now {total}, "
+                f"not {shown_total}. Check the estimate and finish it again."
+            )
         EstimateLine.objects.bulk_update(lines, ["rate", "hourly_cost"])
         locked.status = EstimateStatus.FINISHED
         locked.finished_at = timezone.now()

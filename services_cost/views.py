@@ -1,5 +1,7 @@
 """Rates and estimate pages. Each protected object is fetched through one helper that raises 404 or 403."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from common.edits import EditConflict, accept_current_version, history_version
 from common.fiscal import FiscalQuarter, parse_quarter
 
 from . import selectors, services
@@ -106,7 +109,12 @@ def rate_create(request):
 @requires("services_cost.change_costrate")
 def rate_edit(request, pk: int):
     rate = _get_rate(pk)
-    initial = {"ote": rate.ote, "benefits": rate.benefits, "billable_hours": rate.billable_hours}
+    initial = {
+        "ote": rate.ote,
+        "benefits": rate.benefits,
+        "billable_hours": rate.billable_hours,
+        "opened_version": history_version(rate),
+    }
     form = RateForm(request.POST or None, initial=initial, existing=True)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -119,7 +127,10 @@ def rate_edit(request, pk: int):
                 billable_hours=data["billable_hours"],
                 user=request.user,
                 rate=rate,
+                opened_version=data["opened_version"],
             )
+        except EditConflict as conflict:
+            accept_current_version(form, conflict)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -201,11 +212,15 @@ def estimate_create(request):
     forms = EstimateForms(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and forms.is_valid():
         try:
-            estimate = services.create_estimate(**forms.values(), user=request.user)
+            estimate, created = services.add_estimate(**forms.values(), user=request.user)
         except ValidationError as error:
             forms.add_error(error)
         else:
-            messages.success(request, f"Created the draft estimate “{estimate.title}”.")
+            if created:
+                messages.success(request, f"Created the draft estimate “{estimate.title}”.")
+            else:
+                text = f"The draft “{estimate.title}” was created already, so the form sent again added no copy."
+                messages.info(request, text)
             return redirect("services_cost:estimate_detail", pk=estimate.pk)
     return render(request, "services_cost/estimate_form.html", {"forms": forms, "estimate": None})
 
@@ -234,6 +249,7 @@ def estimate_edit(request, pk: int):
         "title": estimate.title,
         "estimate_date": estimate.estimate_date,
         "price": estimate.price,
+        "opened_version": history_version(estimate),
     }
     lines = [
         {"role": line.role_id, "hours": line.hours, "description": line.description}
@@ -242,7 +258,12 @@ def estimate_edit(request, pk: int):
     forms = EstimateForms(request.POST or None, user=request.user, initial=initial, lines=lines)
     if request.method == "POST" and forms.is_valid():
         try:
-            services.update_estimate(estimate=estimate, **forms.values(), user=request.user)
+            opened_version = forms.form.cleaned_data.get("opened_version")
+            services.update_estimate(
+                estimate=estimate, **forms.values(), user=request.user, opened_version=opened_version
+            )
+        except EditConflict as conflict:
+            accept_current_version(forms.form, conflict)
         except ValidationError as error:
             forms.add_error(error)
         else:
@@ -256,7 +277,12 @@ def estimate_edit(request, pk: int):
 def estimate_finish(request, pk: int):
     estimate = _get_estimate(request, pk, change=True)
     try:
-        services.finish_estimate(estimate=estimate, user=request.user)
+        shown_total = Decimal(request.POST.get("shown_total", ""))
+    except ArithmeticError:
+        # A form without the total, such as a script's request, finishes at the current rates.
+        shown_total = None
+    try:
+        services.finish_estimate(estimate=estimate, user=request.user, shown_total=shown_total)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -246,3 +246,48 @@ def test_targets_show_whole_values_on_phone(live_server, browser):
     assert errors.inner_text() == "First Value, SMB: Ensure this value is greater than or equal to 1."
     box = errors.bounding_box()
     assert box["x"] + box["width"] <= 390
+
+
+@pytest.mark.django_db(transaction=True)
+def test_playbook_title_wider_than_numbers(live_server, browser):
+    UserFactory(username="desk_admin", role=Role.CS_ADMIN)
+    task = PlaybookTaskFactory(playbook__product=ProductFactory(name="Premium"), title="Kickoff", due_offset_days=3)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    _log_in(page, live_server.url, "desk_admin")
+
+    page.goto(f"{live_server.url}/journeys/playbooks/{task.playbook_id}/")
+
+    title_box = page.locator("input[name=tasks-0-title]").bounding_box()
+    offset_box = page.locator("input[name=tasks-0-due_offset_days]").bounding_box()
+    assert title_box["width"] >= 2 * offset_box["width"]
+    assert title_box["width"] >= 450
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_form_in_view_on_phone(live_server, browser):
+    tam = UserFactory(username="phone_tam", role=Role.TAM)
+    product = ProductFactory(name="Premium")
+    PlaybookTaskFactory(playbook__product=product, title="Hold the technical onboarding session", due_offset_days=3)
+    account = AccountFactory(tam=tam, name="Globex", segment=Segment.SMB)
+    today = timezone.localdate()
+    journey = start_journey(
+        account=account, transaction_date=today - datetime.timedelta(days=5), licenses=50, products=[product]
+    )
+    task = journey.tasks.get()
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    _log_in(page, live_server.url, "phone_tam")
+
+    page.goto(f"{live_server.url}/journeys/{journey.pk}/")
+
+    row = page.locator(f'#task-list tr[data-task="{task.pk}"]')
+    for element in (row.locator("select"), row.locator("input[type=date]"), row.locator("input[type=submit]")):
+        box = element.bounding_box()
+        assert box["x"] + box["width"] <= 390
+    due = (today - datetime.timedelta(days=2)).isoformat()
+    assert row.locator(".task-details").inner_text() == f"TAM, due {due}, open"
+    row.locator("select").select_option("done")
+    row.locator("input[type=date]").fill(today.isoformat())
+    row.locator("input[type=submit]").click()
+    page.wait_for_url(re.compile(rf"/journeys/{journey.pk}/#tasks$"))
+    task.refresh_from_db()
+    assert task.closed_on == today

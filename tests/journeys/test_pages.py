@@ -8,7 +8,7 @@ import pytest
 from accounts.models import Segment
 from journeys import services as journey_services
 from journeys.forms import PlaybookForm
-from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, TaskStatus
+from journeys.models import Journey, Milestone, MilestoneTarget, Playbook, PlaybookTask, TaskStatus
 from journeys.services import start_journey
 from tests.factories import AccountFactory
 
@@ -442,3 +442,67 @@ def test_my_accounts_keeps_fifty_rows_a_page(login, journey, tam, per_page):
     assert response.status_code == 200
     assert response.context["table"].page.paginator.per_page == 50
     assert len(response.context["table"].page.object_list) == 2
+
+
+def test_playbook_task_deleted_meanwhile_named(login):
+    playbook = Playbook.objects.create(product=ProductFactory(name="Basic"), segment="SMB")
+    kept = PlaybookTask.objects.create(playbook=playbook, title="Kickoff call", due_offset_days=7)
+    gone = PlaybookTask.objects.create(playbook=playbook, title="Admin training", due_offset_days=14, position=1)
+    data = {"product": playbook.product_id, "segment": "SMB", "tasks-TOTAL_FORMS": "2", "tasks-INITIAL_FORMS": "2"}
+    for index, task in enumerate([kept, gone]):
+        data |= {
+            f"tasks-{index}-id": str(task.pk),
+            f"tasks-{index}-title": f"{task.title} (renamed)",
+            f"tasks-{index}-owner_side": "tam",
+            f"tasks-{index}-due_offset_days": str(task.due_offset_days),
+            f"tasks-{index}-position": str(task.position),
+        }
+    # Another tab deleted the second task after this form was opened.
+    gone.delete()
+
+    response = login("cs_admin").post(f"/journeys/playbooks/{playbook.pk}/", data)
+
+    assert response.status_code == 400
+    assert "Task 2: This task was deleted after the page was opened." in response.text
+    assert list(playbook.tasks.values_list("title", flat=True)) == ["Kickoff call"]
+
+
+def test_targets_from_stale_tab_keep_other_changes(login):
+    client = login("cs_admin")
+    shown = {
+        f"target_{m.value}_{s}": str(MilestoneTarget.objects.get(milestone=m, segment=segment).days)
+        for m in Milestone
+        for s, segment in (("large", "Large"), ("mid_market", "Mid-Market"), ("smb", "SMB"), ("none", ""))
+    }
+    page = shown | {f"initial-{name}": value for name, value in shown.items()}
+    # Another admin lowers the Large kickoff target after this page was shown.
+    client.post("/journeys/targets/", page | {"target_kickoff_large": "10"})
+
+    response = client.post("/journeys/targets/", page | {"target_onboarding_smb": "25"})
+
+    assert response.status_code == 302
+    assert MilestoneTarget.objects.get(milestone=Milestone.KICKOFF, segment="Large").days == 10
+    assert MilestoneTarget.objects.get(milestone=Milestone.ONBOARDING, segment="SMB").days == 25
+
+
+def test_targets_page_sends_shown_values(login):
+    response = login("cs_admin").get("/journeys/targets/")
+
+    assert 'name="initial-target_kickoff_large" value="14"' in response.text
+
+
+def test_milestones_from_stale_tab_rejected(login, journey):
+    url = f"/journeys/{journey.pk}/"
+    client = login("tam")
+    stale_version = re.search(r'name="opened_version" value="(\d+)"', client.get(url).text).group(1)
+    fresh_version = re.search(r'name="opened_version" value="(\d+)"', client.get(url).text).group(1)
+    client.post(url, {"kickoff_date": "2024-06-05", "opened_version": fresh_version})
+
+    stale = {"first_value_date": "2024-06-20", "first_value_basis": "team", "opened_version": stale_version}
+    response = client.post(url, stale)
+
+    assert response.status_code == 400
+    assert "This journey was changed by tam_owner at" in response.text
+    journey.refresh_from_db()
+    assert journey.kickoff_date == D(2024, 6, 5)
+    assert journey.first_value_date is None

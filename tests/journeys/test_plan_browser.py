@@ -31,7 +31,7 @@ def _add_objective(page, outcome, criteria, stakeholder):
 
 
 def _achieve(page, row, day):
-    row.locator("a", has_text="Edit").click()
+    row.locator("a:visible", has_text="Edit").click()
     page.select_option("#id_status", "achieved")
     page.fill("#id_achieved_date", day)
     page.click("#objective-form input[type=submit]")
@@ -137,3 +137,23 @@ def test_long_unbroken_text_fits_tables(live_server, browser):  # noqa: F811
     assert objective_widths[0] <= objective_widths[1]
     assert due_widths[0] <= due_widths[1]
     assert print_width <= 1366
+
+
+@pytest.mark.django_db(transaction=True)
+def test_objective_status_and_edit_on_phone(live_server, browser):  # noqa: F811
+    tam = UserFactory(username="browser_tam", role=Role.TAM)
+    account = AccountFactory(tam=tam, name="Globex", segment=Segment.SMB)
+    plan = SuccessPlanFactory(account=account)
+    objective = ObjectiveFactory(plan=plan, business_outcome="Ship releases faster", success_criteria="C " * 40)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    _log_in(page, live_server.url, "browser_tam")
+
+    page.goto(f"{live_server.url}/journeys/plans/{plan.pk}/")
+
+    row = page.locator(f"#objective-{objective.pk}")
+    for element in (row.locator(".badge:visible"), row.locator("a:visible", has_text="Edit")):
+        box = element.bounding_box()
+        assert box["x"] + box["width"] <= 390
+    assert row.locator(".badge:visible").inner_text() == "Planned"
+    row.locator("a:visible", has_text="Edit").click()
+    page.wait_for_url(re.compile(rf"/objectives/{objective.pk}/$"))

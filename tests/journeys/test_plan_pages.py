@@ -1,16 +1,20 @@
 """Every plan, account and timeline page as owning TAM, other TAM, manager, CS admin and anonymous."""
 
 import datetime
+import re
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Contact, Persona
+from journeys import plan_services
 from journeys.plan_models import Activity, Objective, ObjectiveStatus, PlanStatus, SuccessPlan
 from journeys.services import start_journey
 from tests.conftest import expect_status
 from tests.factories import AccountFactory
+from tests.journeys.clock import NOW
 
 from .plan_factories import ActivityFactory, ContactFactory, ObjectiveFactory, SuccessPlanFactory
 
@@ -89,7 +93,7 @@ def _posts(world):
 
 
 POSTS = [
-    # plan_new returns 302 for the owning TAM even though a plan is open, because it redirects with an error message.
+    # plan_new returns 302 for the owning TAM even though a plan is open, because it redirects to the open plan.
     ("plan_new", (302, 403, 403, 403, "login")),
     ("plan", (302, 403, 403, 403, "login")),
     ("objective_new", (302, 403, 403, 403, "login")),
@@ -308,9 +312,27 @@ def test_closed_plan_read_only(login, world):
         status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
     )
 
-    response = login("tam").get(f"/journeys/plans/{world['plan'].pk}/objectives/new/")
+    response = login("tam").get(f"/journeys/plans/{world['plan'].pk}/objectives/new/", follow=True)
 
-    assert response.status_code == 403
+    assert response.redirect_chain == [(f"/journeys/plans/{world['plan'].pk}/", 302)]
+    assert "This success plan was closed on 2024-06-29" in response.text
+
+
+def test_objective_saved_after_plan_closed_rejected(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
+    client = login("tam")
+    client.get(url)
+    # Another tab closes the plan while this objective's page is open.
+    SuccessPlan.objects.filter(pk=world["plan"].pk).update(
+        status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
+    )
+
+    response = client.post(url, _new_objective_values(world, business_outcome="Ship much faster"))
+
+    assert response.status_code == 400
+    assert "so its objectives can no longer be added or changed" in response.text
+    assert 'value="Ship much faster"' in response.text
+    assert Objective.objects.get(pk=world["objective"].pk).business_outcome == "Ship faster"
 
 
 def test_closing_with_open_original_objective_shows_message(login, world):
@@ -354,3 +376,99 @@ def test_date_before_1900_rejected(login, world, url, field, data):
     ]
     assert Activity.objects.count() == 1
     assert Objective.objects.count() == 1
+
+
+def _new_objective_values(world, **changes):
+    values = {
+        "business_outcome": "Cut build time",
+        "success_criteria": "Under 5 minutes",
+        "target_date": "2024-09-30",
+        "stakeholders": [world["contact"].pk],
+        "status": ObjectiveStatus.PLANNED,
+        "notes": "",
+    }
+    values.update(changes)
+    return values
+
+
+def test_objective_sent_twice_stored_once(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/new/"
+    client = login("tam")
+
+    first = client.post(url, _new_objective_values(world))
+    second = client.post(url, _new_objective_values(world), follow=True)
+
+    created = Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time")
+    assert created.count() == 1
+    assert first.url.endswith(f"#objective-{created.get().pk}")
+    assert second.redirect_chain[0][0] == first.url
+    assert "saved already" in second.content.decode()
+
+
+def test_identical_objective_stored_again_later(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/new/"
+    client = login("tam")
+    client.post(url, _new_objective_values(world))
+
+    with time_machine.travel(NOW + plan_services.RESUBMIT_WINDOW + datetime.timedelta(seconds=1), tick=False):
+        client.post(url, _new_objective_values(world))
+
+    assert Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time").count() == 2
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"stakeholders": []}, {"success_criteria": "Under 4 minutes"}, {"target_date": "2024-10-31"}],
+    ids=["stakeholders", "criteria", "target"],
+)
+def test_objective_that_differs_stored(login, world, changes):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/new/"
+    client = login("tam")
+    client.post(url, _new_objective_values(world))
+
+    client.post(url, _new_objective_values(world, **changes))
+
+    assert Objective.objects.filter(plan=world["plan"], business_outcome="Cut build time").count() == 2
+
+
+def _opened_version(response):
+    return re.search(r'name="opened_version" value="(\d+)"', response.text).group(1)
+
+
+def test_objective_edit_from_stale_tab_rejected(login, world):
+    url = f"/journeys/plans/{world['plan'].pk}/objectives/{world['objective'].pk}/"
+    client = login("tam")
+    stale_version = _opened_version(client.get(url))
+    achieved = _new_objective_values(world, business_outcome="Ship faster", status="achieved")
+    achieved |= {"achieved_date": "2024-06-20", "opened_version": _opened_version(client.get(url))}
+    client.post(url, achieved)
+
+    stale = _new_objective_values(world, business_outcome="Ship faster", status="in_progress")
+    response = client.post(url, stale | {"opened_version": stale_version})
+
+    assert response.status_code == 400
+    assert "was changed by tam_owner at 2024-06-30 12:00 UTC after this page was opened" in response.text
+    objective = Objective.objects.get(pk=world["objective"].pk)
+    assert objective.status == ObjectiveStatus.ACHIEVED
+    assert objective.achieved_date == D(2024, 6, 20)
+
+    again = client.post(url, stale | {"opened_version": _opened_version(response)})
+
+    assert again.status_code == 302
+    assert Objective.objects.get(pk=world["objective"].pk).status == ObjectiveStatus.IN_PROGRESS
+
+
+def test_plan_started_twice_shows_open_plan(login, world):
+    account = world["account"]
+    SuccessPlan.objects.filter(pk=world["plan"].pk).update(
+        status=PlanStatus.CLOSED, closing_summary="Done", closed_on=D(2024, 6, 29)
+    )
+    client = login("tam")
+
+    first = client.post(f"/journeys/accounts/{account.pk}/plan/new/")
+    second = client.post(f"/journeys/accounts/{account.pk}/plan/new/", follow=True)
+
+    plan = SuccessPlan.objects.get(account=account, status=PlanStatus.DRAFT)
+    assert first.url == f"/journeys/plans/{plan.pk}/"
+    assert second.redirect_chain == [(first.url, 302)]
+    assert "already has an open success plan, shown here" in second.text

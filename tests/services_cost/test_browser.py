@@ -126,3 +126,62 @@ def test_rates_and_estimate_fit_phone_width(live_server, browser):  # noqa: F811
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     # On the edit page the line's role select shows its role's name, not a sliver of it.
     assert page.locator("#estimate-lines select").first.bounding_box()["width"] >= 150
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC), tick=True)
+def test_estimate_costs_visible_on_phone(live_server, browser):  # noqa: F811
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    rate = CostRateFactory(role__name="Professional services engineer", quarter=Q1)
+    estimate = CostEstimateFactory(title="Kubernetes migration", price=Decimal("48000.00"))
+    EstimateLineFactory(
+        estimate=estimate, role=rate.role, hours=Decimal("260.00"), description="Migration of twelve services"
+    )
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/services-cost/estimates/{estimate.pk}/")
+
+    cost = page.locator("#estimate-lines tbody tr td").last
+    box = cost.bounding_box()
+    assert box["x"] + box["width"] <= 390
+    assert cost.inner_text() == "26,000.00"
+    assert page.locator("text=Migration of twelve services >> visible=true").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC), tick=True)
+def test_hourly_cost_and_edit_visible_on_phone(live_server, browser):  # noqa: F811
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    CostRateFactory(role__name="Professional services engineer", quarter=Q1)
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/services-cost/rates/?quarter=FY2026-Q1")
+
+    row = page.locator('#rates-table tr[data-role="Professional services engineer"]')
+    for element in (row.locator(".hourly-cost"), row.locator("a", has_text="Edit")):
+        box = element.bounding_box()
+        assert box["x"] + box["width"] <= 390
+    assert row.locator(".hourly-cost").inner_text() == "100.00"
+    assert row.locator(".rate-inputs").inner_text() == "OTE 150,400.00, benefits 37,600.00, 1880 h"
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(datetime.datetime(2026, 3, 10, 12, tzinfo=datetime.UTC), tick=True)
+def test_estimate_list_margin_visible_on_phone(live_server, browser):  # noqa: F811
+    UserFactory(username="phone_admin", role=Role.CS_ADMIN)
+    rate = CostRateFactory(role__name="Professional services engineer", quarter=Q1)
+    estimate = CostEstimateFactory(title="Kubernetes migration", price=Decimal("48000.00"))
+    EstimateLineFactory(estimate=estimate, role=rate.role, hours=Decimal("260.00"))
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    log_in(page, live_server.url, "phone_admin")
+
+    page.goto(f"{live_server.url}/services-cost/estimates/")
+
+    margin_pct = page.locator(f'#estimates tr[data-estimate="{estimate.pk}"] td').last
+    box = margin_pct.bounding_box()
+    assert box["x"] + box["width"] <= 390
+    assert margin_pct.inner_text() == "45.83%"
+    details = page.locator(f'#estimates tr[data-estimate="{estimate.pk}"] .estimate-details').inner_text()
+    assert details.endswith("in FY2026-Q1, draft, price 48,000.00, cost 26,000.00")

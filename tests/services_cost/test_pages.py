@@ -389,3 +389,181 @@ def test_estimate_form_shows_every_error_at_once(client, tam, engineer_rate):
     assert "hours" in forms.lines.forms[0].errors
     assert "No standard cost rate for Trainer in FY2026-Q1" in forms.lines.forms[0].errors["role"][0]
     assert not CostEstimate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_edit_from_stale_tab_rejected(client, tam, engineer_rate):
+    account = AccountFactory(tam=tam)
+    estimate = services.create_estimate(
+        account=account,
+        title="SOW",
+        estimate_date=Q1.start,
+        price=Decimal("5000.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(10))],
+        user=tam,
+    )
+    url = reverse("services_cost:estimate_edit", args=[estimate.pk])
+    client.force_login(tam)
+    stale_version = client.get(url).context["forms"].form.initial["opened_version"]
+    fresh_version = client.get(url).context["forms"].form.initial["opened_version"]
+    client.post(url, estimate_data(account, [(engineer_rate.role.pk, "40", "")], opened_version=fresh_version))
+
+    stale = estimate_data(account, [(engineer_rate.role.pk, "10", "")], price="9000.00")
+    response = client.post(url, stale | {"opened_version": stale_version})
+
+    assert response.status_code == 200
+    assert "was changed by tam_owner at" in response.text
+    assert list(estimate.lines.values_list("hours", flat=True)) == [Decimal("40.00")]
+    estimate.refresh_from_db()
+    assert estimate.price == Decimal("8000.00")
+
+    current_version = response.context["forms"].form.data["opened_version"]
+    again = client.post(url, stale | {"opened_version": current_version})
+
+    assert again.status_code == 302
+    assert list(estimate.lines.values_list("hours", flat=True)) == [Decimal("10.00")]
+
+
+@pytest.mark.django_db
+def test_rate_edit_from_stale_tab_rejected(client, cs_admin, engineer_rate):
+    url = reverse("services_cost:rate_edit", args=[engineer_rate.pk])
+    client.force_login(cs_admin)
+    stale_version = client.get(url).context["form"].initial["opened_version"]
+    fresh_version = client.get(url).context["form"].initial["opened_version"]
+    values = {"benefits": "37600.00", "billable_hours": "1880"}
+    client.post(url, values | {"ote": "169200.00", "opened_version": fresh_version})
+
+    response = client.post(url, values | {"ote": "120000.00", "opened_version": stale_version})
+
+    assert response.status_code == 200
+    assert "was changed by csadmin at" in response.text
+    engineer_rate.refresh_from_db()
+    assert engineer_rate.ote == Decimal("169200.00")
+
+    again = client.post(
+        url, values | {"ote": "120000.00", "opened_version": response.context["form"].data["opened_version"]}
+    )
+
+    assert again.status_code == 302
+    engineer_rate.refresh_from_db()
+    assert engineer_rate.ote == Decimal("120000.00")
+
+
+@pytest.mark.django_db
+def test_estimate_sent_twice_stored_once(client, tam, engineer_rate):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    data = estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")])
+
+    first = client.post(NEW_ESTIMATE, data)
+    second = client.post(NEW_ESTIMATE, data, follow=True)
+
+    estimate = CostEstimate.objects.get()
+    assert first.url == reverse("services_cost:estimate_detail", args=[estimate.pk])
+    assert second.redirect_chain[0][0] == first.url
+    assert "was created already" in second.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changes",
+    [{"lines-0-hours": "13"}, {"price": "8000.01"}, {"title": "Rollout SOW 2"}],
+    ids=["hours", "price", "title"],
+)
+def test_estimate_that_differs_stored(client, tam, engineer_rate, changes):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    data = estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")])
+
+    client.post(NEW_ESTIMATE, data)
+    client.post(NEW_ESTIMATE, data | changes)
+
+    assert CostEstimate.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_identical_estimate_stored_again_later(client, tam, engineer_rate, time_machine):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    data = estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")])
+    time_machine.move_to(datetime.datetime(2026, 2, 10, 9, tzinfo=datetime.UTC), tick=False)
+    client.post(NEW_ESTIMATE, data)
+
+    time_machine.move_to(datetime.datetime(2026, 2, 10, 9, 11, tzinfo=datetime.UTC), tick=False)
+    client.post(NEW_ESTIMATE, data)
+
+    assert CostEstimate.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_finish_after_rate_change_rejected(client, tam, cs_admin, engineer_rate):
+    account = AccountFactory(tam=tam)
+    estimate = services.create_estimate(
+        account=account,
+        title="SOW",
+        estimate_date=Q1.start,
+        price=Decimal("5000.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(10))],
+        user=tam,
+    )
+    client.force_login(tam)
+    page = client.get(reverse("services_cost:estimate_detail", args=[estimate.pk]))
+    assert 'name="shown_total" value="1000.00"' in page.text
+    services.save_rate(
+        role=engineer_rate.role,
+        quarter=Q1,
+        ote=Decimal("169200.00"),
+        benefits=Decimal("37600.00"),
+        billable_hours=1880,
+        user=cs_admin,
+        rate=engineer_rate,
+    )
+
+    response = client.post(
+        reverse("services_cost:estimate_finish", args=[estimate.pk]), {"shown_total": "1000.00"}, follow=True
+    )
+
+    assert "the total cost is now 1100.00, not 1000.00" in response.text
+    estimate.refresh_from_db()
+    assert not estimate.is_finished
+
+    client.post(reverse("services_cost:estimate_finish", args=[estimate.pk]), {"shown_total": "1100.00"})
+
+    estimate.refresh_from_db()
+    assert estimate.is_finished
+    assert list(estimate.lines.values_list("hourly_cost", flat=True)) == [Decimal("110.00")]
+
+
+@pytest.mark.django_db
+def test_new_rate_sent_twice_saved_once(client, cs_admin):
+    role = ServiceRole.objects.create(name="Trainer")
+    client.force_login(cs_admin)
+    data = {"role": role.pk, "quarter": "FY2026-Q1", "ote": "99875.00", "benefits": "0", "billable_hours": "1880"}
+
+    first = client.post(NEW_RATE, data)
+    second = client.post(NEW_RATE, data, follow=True)
+
+    assert first.status_code == 302
+    assert second.redirect_chain == [(first.url, 302)]
+    assert "Saved the rate of Trainer in FY2026-Q1: 53.13 an hour." in second.text
+    rate = CostRate.objects.get()
+    assert rate.history.count() == 1
+
+
+@pytest.mark.django_db
+def test_new_rate_with_other_values_rejected(client, cs_admin, engineer_rate):
+    client.force_login(cs_admin)
+    data = {
+        "role": engineer_rate.role.pk,
+        "quarter": "FY2026-Q1",
+        "ote": "1.00",
+        "benefits": "0",
+        "billable_hours": "1880",
+    }
+
+    response = client.post(NEW_RATE, data)
+
+    assert response.status_code == 200
+    assert "has a rate in FY2026-Q1 already; edit that rate instead." in response.text
+    engineer_rate.refresh_from_db()
+    assert engineer_rate.ote == Decimal("150400.00")
