@@ -116,7 +116,7 @@ class Book:
     @property
     def label(self) -> str:
         owner = self.tam.get_username() if self.tam is not None else "No TAM"
-        return f"{owner} ({self.accounts} account{'' if self.accounts == 1 else 's'})"
+        return f"{owner} ({self.accounts:,} account{'' if self.accounts == 1 else 's'})"
 
 
 def books() -> list[Book]:

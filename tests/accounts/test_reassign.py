@@ -328,6 +328,19 @@ def test_search_and_row_limit(login, tam, monkeypatch):
     assert acme.context["page"].matching == 3
 
 
+def test_counts_group_digits(login, tam, monkeypatch):
+    monkeypatch.setattr(selectors, "BOOK_ROWS_SHOWN", 2)
+    Account.objects.bulk_create(
+        Account(external_id=f"BULK-{index}", name=f"Bulk {index}", segment=Segment.SMB, tam=tam)
+        for index in range(1_000)
+    )
+
+    text = _text(login("manager").get(URL, {"from_tam": tam.pk}))
+
+    assert "Showing the first 2 of 1,000 accounts" in text
+    assert f"{tam.get_username()} (1,000 accounts)" in text
+
+
 def test_search_without_matches_shows_no_table(login, tam, book):
     response = login("manager").get(URL, {"from_tam": tam.pk, "q": "Umbrella"})
 

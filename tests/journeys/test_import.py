@@ -281,3 +281,23 @@ def test_import_reads_ids_in_batches(tmp_path, monkeypatch):
     assert marked == sorted(Journey.objects.values_list("pk", flat=True))
     for journey in Journey.objects.all():
         assert set(journey.overdue_marks.values_list("milestone", flat=True)) == set(Milestone.values)
+
+
+class ClosedStream:
+    """An output stream whose reader has gone, as when the command's output goes through `head`."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_closed_output_leaves_import_done(tmp_path, accounts):
+    # 5,000 rows make one progress line, and the summary follows.
+    rows = "\n".join(f"ACC-2,{D(2000, 1, 1) + datetime.timedelta(days=index)},new,10,,,,,,," for index in range(5000))
+    path = _write(tmp_path, f"{HEADER}\n{rows}")
+
+    call_command("import_journeys", str(path), stdout=ClosedStream(), stderr=ClosedStream())
+
+    assert Journey.objects.count() == 5000

@@ -4,14 +4,18 @@ import csv
 import datetime
 import io
 import json
+import re
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.template.loader import render_to_string
 
 from accounts.models import Segment
+from journeys.models import Milestone
 from journeys.tasks import mark_overdue_milestones
-from journeys.ttv import ReportFilters, chart_end_day, cohort_label, ttv_report
+from journeys.ttv import MilestoneFigures, ReportFilters, chart_end_day, cohort_label, ttv_report
 from tests.factories import AccountFactory, UserFactory
 from tests.journeys.clock import NOW
 
@@ -293,3 +297,28 @@ def test_report_page_names_chart_end(client, manager):
     assert response.context["chart"]["end_day"] == 40
     assert "The chart stops at day 40" in response.text
     assert f"up to {(D(2024, 6, 30) - D(1990, 1, 1)).days:,} days" in response.text
+
+
+def test_figures_table_groups_digits_of_counts():
+    figures = MilestoneFigures(
+        milestone=Milestone.KICKOFF,
+        journeys=1_250_000,
+        reached=1_000,
+        median_days=Decimal("12"),
+        p75_days=Decimal("20"),
+        p90_days=Decimal("31"),
+        target_passed=1_200,
+        within_target=999,
+        within_target_pct=Decimal("83.25"),
+        km_median_days=12,
+        overdue_marked=2_500,
+        survival=[(0, 1.0)],
+    )
+
+    page = render_to_string("journeys/_figures.html", {"rows": [figures], "table_id": "", "marks_read": True})
+
+    cells = re.findall(r'<td class="num">(.*?)</td>', page)
+    assert cells[0] == "1,250,000"
+    assert cells[1] == "1,000"
+    assert "(999/1,200)" in cells[5]
+    assert cells[6] == "2,500"
