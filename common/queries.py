@@ -1,5 +1,5 @@
 """Limits that keep a query valid on both PostgreSQL and SQLite."""
 
-# Values per `IN` list, below the 999 parameters per query of SQLite before 3.32. Callers split longer
-# lists with `itertools.batched`.
+# Values per `IN` list. SQLite takes at most 32,766 parameters per query by default, and a list of any
+# length fits once callers split it with `itertools.batched`.
 VALUES_PER_QUERY = 500

@@ -230,6 +230,11 @@ def all_milestones(
 CHART_TAIL_MIN_DAYS = 30
 
 
+def longest_follow_up(overall: list[MilestoneFigures]) -> int:
+    """Return the day on which the longest curve of `overall` ends: the longest follow-up of any journey."""
+    return max((figures.survival[-1][0] for figures in overall), default=0)
+
+
 def chart_end_day(overall: list[MilestoneFigures]) -> int | None:
     """Return the last day that the time-to-value chart shows, or None when it shows the whole follow-up.
 
@@ -250,8 +255,7 @@ def chart_end_day(overall: list[MilestoneFigures]) -> int | None:
         return None
     last_drop = max(drops)
     end = last_drop + max(CHART_TAIL_MIN_DAYS, -(-last_drop // 4))
-    longest = max(figures.survival[-1][0] for figures in overall)
-    return end if longest > end else None
+    return end if longest_follow_up(overall) > end else None
 
 
 @dataclasses.dataclass(frozen=True)

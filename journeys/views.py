@@ -32,7 +32,7 @@ from .forms import (
 from .models import Journey, JourneyTask, Playbook
 from .plan_selectors import plan_states
 from .tables import OpenJourneyTable, PlaybookTable
-from .ttv import CohortPeriod, ReportFilters, chart_end_day, parse_cohort, ttv_report
+from .ttv import CohortPeriod, ReportFilters, chart_end_day, longest_follow_up, parse_cohort, ttv_report
 
 
 def _journey_for(request, pk: int, *, change: bool = False) -> Journey:
@@ -240,7 +240,7 @@ def report(request):
         "report": result,
         "group_by": dict(form.fields["group_by"].choices)[group_by],
         "chart": chart,
-        "follow_up_days": max((figures.survival[-1][0] for figures in result.overall), default=0),
+        "follow_up_days": longest_follow_up(result.overall),
         "csv_query": request.GET.urlencode(),
     }
     return render(request, "journeys/report.html", context)
