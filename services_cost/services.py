@@ -403,12 +403,37 @@ def finish_estimate(*, estimate: CostEstimate, user: User | None, shown_total: D
     return locked
 
 
-def duplicate_estimate(*, estimate: CostEstimate, user: User | None) -> CostEstimate:
-    """Copy an estimate and its lines into a new draft, which follows the current rates."""
+def duplicate_estimate(*, estimate: CostEstimate, user: User | None) -> tuple[CostEstimate, bool]:
+    """Copy an estimate and its lines into a new draft, which follows the current rates.
+
+    Returns the draft and whether it was created. A copy that `user` made
+    within RESUBMIT_WINDOW, with the same fields and lines, is taken for the
+    same click sent again and returned instead.
+    """
+    title = f"{estimate.title} (copy)"[: CostEstimate._meta.get_field("title").max_length]
+    source_lines = list(estimate.lines.order_by("position", "id"))
     with transaction.atomic():
+        Account.objects.select_for_update().get(pk=estimate.account_id)
+        existing = selectors.resubmitted_estimate(
+            account=estimate.account,
+            title=title,
+            estimate_date=estimate.estimate_date,
+            price=estimate.price,
+            lines=[(line.role_id, line.hours, line.description) for line in source_lines],
+            user=user,
+            since=timezone.now() - RESUBMIT_WINDOW,
+        )
+        if existing is not None and existing.pk != estimate.pk:
+            user_id = user.pk if user else None
+            logger.info(
+                "duplicate of cost estimate %s sent again by user %s, so no second copy was stored",
+                estimate.pk,
+                user_id,
+            )
+            return existing, False
         copy = CostEstimate(
             account=estimate.account,
-            title=f"{estimate.title} (copy)"[: CostEstimate._meta.get_field("title").max_length],
+            title=title,
             estimate_date=estimate.estimate_date,
             price=estimate.price,
             created_by=user,
@@ -423,7 +448,7 @@ def duplicate_estimate(*, estimate: CostEstimate, user: User | None) -> CostEsti
                 description=line.description,
                 position=line.position,
             )
-            for line in estimate.lines.order_by("position", "id")
+            for line in source_lines
         )
     logger.info("cost estimate %s duplicated as %s by user %s", estimate.pk, copy.pk, user.pk if user else None)
-    return copy
+    return copy, True

@@ -294,8 +294,11 @@ def estimate_finish(request, pk: int):
 @requires("services_cost.add_costestimate")
 def estimate_duplicate(request, pk: int):
     estimate = _get_estimate(request, pk, change=True)
-    copy = services.duplicate_estimate(estimate=estimate, user=request.user)
-    messages.success(request, f"Created the draft “{copy.title}” from “{estimate.title}”.")
+    copy, created = services.duplicate_estimate(estimate=estimate, user=request.user)
+    if created:
+        messages.success(request, f"Created the draft “{copy.title}” from “{estimate.title}”.")
+    else:
+        messages.info(request, f"The draft “{copy.title}” was created already, so the click sent again added no copy.")
     return redirect("services_cost:estimate_detail", pk=copy.pk)
 
 

@@ -189,8 +189,10 @@ def test_duplicate_is_draft_at_current_rates(tam, cs_admin, rates):
         rate=engineer,
     )
 
-    copy = services.duplicate_estimate(estimate=estimate, user=tam)
+    copy, created = services.duplicate_estimate(estimate=estimate, user=tam)
     estimate.refresh_from_db()
+
+    assert created
 
     assert copy.status == EstimateStatus.DRAFT
     assert copy.title == "Migration SOW (copy)"
@@ -319,3 +321,30 @@ def test_costings_of_a_list_match_single_costing(tam, rates):
 
     assert listed[first].total_cost == selectors.estimate_costing(first).total_cost
     assert listed[second].margin == selectors.estimate_costing(second).margin
+
+
+@pytest.mark.django_db
+def test_duplicate_clicked_twice_copies_once(tam, rates):
+    engineer, trainer = rates
+    estimate = make_estimate(tam, engineer, trainer)
+
+    first, first_created = services.duplicate_estimate(estimate=estimate, user=tam)
+    second, second_created = services.duplicate_estimate(estimate=estimate, user=tam)
+
+    assert (first_created, second_created) == (True, False)
+    assert second == first
+    assert CostEstimate.objects.filter(title="Migration SOW (copy)").count() == 1
+
+
+@pytest.mark.django_db
+def test_duplicate_after_window_copies_again(tam, rates):
+    engineer, trainer = rates
+    estimate = make_estimate(tam, engineer, trainer)
+    first, _ = services.duplicate_estimate(estimate=estimate, user=tam)
+    earlier = first.created_at - services.RESUBMIT_WINDOW - datetime.timedelta(seconds=1)
+    CostEstimate.objects.filter(pk=first.pk).update(created_at=earlier)
+
+    _, created = services.duplicate_estimate(estimate=estimate, user=tam)
+
+    assert created
+    assert CostEstimate.objects.filter(title="Migration SOW (copy)").count() == 2

@@ -567,3 +567,20 @@ def test_new_rate_with_other_values_rejected(client, cs_admin, engineer_rate):
     assert "has a rate in FY2026-Q1 already; edit that rate instead." in response.text
     engineer_rate.refresh_from_db()
     assert engineer_rate.ote == Decimal("150400.00")
+
+
+@pytest.mark.django_db
+def test_duplicate_clicked_twice_shows_first_copy(client, tam, engineer_rate):
+    account = AccountFactory(tam=tam)
+    client.force_login(tam)
+    client.post(NEW_ESTIMATE, estimate_data(account, [(engineer_rate.role.pk, "12.5", "Setup")]))
+    source = CostEstimate.objects.get()
+    url = reverse("services_cost:estimate_duplicate", args=[source.pk])
+
+    first = client.post(url)
+    second = client.post(url, follow=True)
+
+    copy = CostEstimate.objects.exclude(pk=source.pk).get()
+    assert first.url == reverse("services_cost:estimate_detail", args=[copy.pk])
+    assert second.redirect_chain[0][0] == first.url
+    assert "was created already" in second.content.decode()
