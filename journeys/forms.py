@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Account, Segment, User
 from accounts.roles import Role
 from common.edits import VersionField, history_version
-from common.forms import RowsChoiceField, reject_before_first_year
+from common.forms import PlainIntegerField, RowsChoiceField, reject_before_first_year
 
 from .models import (
     SEGMENT_CHOICES,
@@ -49,7 +49,7 @@ class MilestoneForm(forms.Form):
     first_value_basis = forms.ChoiceField(
         label="First value basis", choices=[("", "–")] + FirstValueBasis.choices, required=False
     )
-    first_value_users = forms.IntegerField(
+    first_value_users = PlainIntegerField(
         label="Users in production",
         min_value=0,
         max_value=999_999_999,
@@ -168,7 +168,7 @@ class StartJourneyForm(forms.Form):
     account = forms.ModelChoiceField(queryset=Account.objects.none(), label="Account")
     kind = forms.ChoiceField(choices=JourneyKind.choices, initial=JourneyKind.NEW)
     transaction_date = forms.DateField(widget=DATE_WIDGET, input_formats=["%Y-%m-%d"], label="Transaction date")
-    licenses = forms.IntegerField(min_value=1, max_value=999_999_999, label="Purchased licenses")
+    licenses = PlainIntegerField(min_value=1, max_value=999_999_999, label="Purchased licenses")
     products = RowsChoiceField(
         queryset=Product.objects.all(),
         required=False,
@@ -229,6 +229,7 @@ PlaybookTaskFormSet = forms.inlineformset_factory(
     PlaybookTask,
     formset=BasePlaybookTaskFormSet,
     fields=["title", "owner_side", "due_offset_days", "position"],
+    field_classes={"due_offset_days": PlainIntegerField, "position": PlainIntegerField},
     extra=3,
     can_delete=True,
     help_texts={"due_offset_days": ""},
@@ -260,7 +261,7 @@ class TargetsForm(forms.Form):
                 self.keys[name] = (milestone.value, segment)
                 # The page also sends each value as it was shown, so that saving stores only the boxes this user
                 # changed and keeps what another admin saved meanwhile in the others.
-                self.fields[name] = forms.IntegerField(
+                self.fields[name] = PlainIntegerField(
                     label=f"{milestone.label}, {label}",
                     min_value=1,
                     max_value=3650,

@@ -10,15 +10,16 @@ from django.core.exceptions import ValidationError
 from accounts.models import User
 from common.edits import VersionField
 from common.fiscal import FiscalQuarter, parse_quarter, quarter_of
+from common.forms import PlainDecimalField, PlainIntegerField
 
 from . import selectors
 from .models import DEFAULT_BILLABLE_HOURS, ServiceRole
 from .services import MAX_AMOUNT, MAX_LINE_HOURS, LineInput, check_estimate_date
 
 
-def amount_field(label: str, help_text: str) -> forms.DecimalField:
+def amount_field(label: str, help_text: str) -> PlainDecimalField:
     """Return a field for a non-negative USD amount with at most two decimals."""
-    return forms.DecimalField(
+    return PlainDecimalField(
         label=label,
         min_value=Decimal(0),
         max_value=MAX_AMOUNT,
@@ -64,7 +65,7 @@ class RateForm(forms.Form):
     quarter = QuarterField(label="Fiscal quarter")
     ote = amount_field("OTE", "Average annual on-target earnings in USD.")
     benefits = amount_field("Benefits", "Annual benefits in USD.")
-    billable_hours = forms.IntegerField(
+    billable_hours = PlainIntegerField(
         initial=DEFAULT_BILLABLE_HOURS,
         min_value=1,
         max_value=8784,
@@ -134,7 +135,7 @@ class EstimateForm(forms.Form):
 
 class LineForm(forms.Form):
     role = forms.ModelChoiceField(queryset=ServiceRole.objects.all())
-    hours = forms.DecimalField(
+    hours = PlainDecimalField(
         # No max_digits, as in amount_field: max_value and decimal_places cover it.
         decimal_places=2,
         max_value=MAX_LINE_HOURS,

@@ -331,6 +331,27 @@ def test_playbook_offset_beyond_ten_years_rejected(login, tam, journey):
     assert started.tasks.count() == 0
 
 
+def test_playbook_offset_in_other_digits_rejected(login):
+    product = ProductFactory(name="Basic")
+    data = {
+        "product": product.pk,
+        "segment": "SMB",
+        "tasks-TOTAL_FORMS": "1",
+        "tasks-INITIAL_FORMS": "0",
+        "tasks-0-title": "Renewal review",
+        "tasks-0-owner_side": "tam",
+        # A browser's number box sends what was typed, and Python's int() reads full-width digits as 14.
+        "tasks-0-due_offset_days": "１４",
+        "tasks-0-position": "0",
+    }
+
+    response = login("cs_admin").post("/journeys/playbooks/new/", data)
+
+    assert response.status_code == 400
+    assert response.context["formset"].forms[0].errors["due_offset_days"] == ["Enter a whole number."]
+    assert not Playbook.objects.filter(product=product).exists()
+
+
 @pytest.mark.parametrize("page", ["abc", "-1", "0", "99999"])
 def test_my_accounts_odd_page_number(login, journey, page):
     response = login("tam").get("/journeys/", {"page": page})

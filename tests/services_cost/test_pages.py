@@ -63,8 +63,19 @@ def estimate_data(account, lines, **changes):
         ({"ote": "1,250.00"}, "ote", "OTE must be an amount such as 1250.00."),
         ({"quarter": "FY2026-Q5"}, "quarter", "Invalid fiscal quarter 'FY2026-Q5'"),
         ({"role": "999"}, "role", "Select a valid choice."),
+        ({"ote": "1.5e5"}, "ote", "OTE must be an amount such as 1250.00."),
+        ({"billable_hours": "１８８０"}, "billable_hours", "Enter a whole number."),
     ],
-    ids=["negative-ote", "negative-benefits", "zero-hours", "grouped-amount", "unknown-quarter", "unknown-role"],
+    ids=[
+        "negative-ote",
+        "negative-benefits",
+        "zero-hours",
+        "grouped-amount",
+        "unknown-quarter",
+        "unknown-role",
+        "exponent-ote",
+        "full-width-hours",
+    ],
 )
 def test_rate_form_rejects_input(client, cs_admin, changes, field, message):
     role = ServiceRole.objects.create(name="Engineer")
