@@ -279,8 +279,11 @@ def estimate_finish(request, pk: int):
     try:
         shown_total = Decimal(request.POST.get("shown_total", ""))
     except ArithmeticError:
-        # A form without the total, such as a script's request, finishes at the current rates.
         shown_total = None
+    if shown_total is not None and not shown_total.is_finite():
+        # Comparing a signalling NaN raises, and no page shows an infinite total.
+        shown_total = None
+    # A form without a total, such as a script's request, finishes at the current rates.
     try:
         services.finish_estimate(estimate=estimate, user=request.user, shown_total=shown_total)
     except ValidationError as error:

@@ -546,6 +546,26 @@ def test_finish_after_rate_change_rejected(client, tam, cs_admin, engineer_rate)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("shown_total", ["sNaN", "NaN", "Infinity", "x", ""])
+def test_finish_with_odd_shown_total(client, tam, engineer_rate, shown_total):
+    estimate = services.create_estimate(
+        account=AccountFactory(tam=tam),
+        title="SOW",
+        estimate_date=Q1.start,
+        price=Decimal("5000.00"),
+        lines=[LineInput(engineer_rate.role, Decimal(10))],
+        user=tam,
+    )
+    client.force_login(tam)
+
+    response = client.post(reverse("services_cost:estimate_finish", args=[estimate.pk]), {"shown_total": shown_total})
+
+    assert response.status_code == 302
+    estimate.refresh_from_db()
+    assert estimate.is_finished
+
+
+@pytest.mark.django_db
 def test_new_rate_sent_twice_saved_once(client, cs_admin):
     role = ServiceRole.objects.create(name="Trainer")
     client.force_login(cs_admin)
