@@ -41,8 +41,12 @@ def import_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @import_admin
 def import_new(request):
-    # Refuse an oversized upload before Django reads its body to disk.
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    # Refuse an oversized upload before Django reads its body to disk. Like Django's own parser, read a
+    # length that is not a number as no body.
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
     if request.method == "POST" and length > settings.IMPORT_MAX_UPLOAD_MB * 1_048_576 + 65_536:
         context = {"form": UploadForm(), "upload_error": upload_limit_message(length)}
         return render(request, "retention/imports/new.html", context, status=413)
