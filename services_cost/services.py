@@ -294,6 +294,39 @@ def create_estimate(
     return estimate
 
 
+def _same_recent_draft(
+    *,
+    account: Account,
+    title: str,
+    estimate_date: datetime.date,
+    price: Decimal,
+    lines: list[tuple[int, Decimal, str]],
+    user: User | None,
+    other_than: CostEstimate | None = None,
+) -> CostEstimate | None:
+    """Return a draft with these fields and lines that `user` created within RESUBMIT_WINDOW, if there is one.
+
+    Callers run it in their transaction. The account's row lock makes two
+    identical requests that arrive together wait for each other, so the
+    second one finds the draft of the first. `other_than` is never returned.
+    """
+    Account.objects.select_for_update().get(pk=account.pk)
+    existing = selectors.resubmitted_estimate(
+        account=account,
+        title=title,
+        estimate_date=estimate_date,
+        price=price,
+        lines=lines,
+        user=user,
+        since=timezone.now() - RESUBMIT_WINDOW,
+    )
+    if existing is None or (other_than is not None and existing.pk == other_than.pk):
+        return None
+    user_id = user.pk if user else None
+    logger.info("cost estimate %s sent again by user %s, so no second copy was stored", existing.pk, user_id)
+    return existing
+
+
 def add_estimate(
     *,
     account: Account,
@@ -305,23 +338,18 @@ def add_estimate(
 ) -> tuple[CostEstimate, bool]:
     """Create a draft as create_estimate does, unless `user` created the same one within RESUBMIT_WINDOW.
 
-    Returns the estimate and whether it was created. The account's row lock
-    makes two identical requests that arrive together wait for each other.
+    Return the estimate and whether it was created.
     """
     with transaction.atomic():
-        Account.objects.select_for_update().get(pk=account.pk)
-        existing = selectors.resubmitted_estimate(
+        existing = _same_recent_draft(
             account=account,
             title=title.strip(),
             estimate_date=estimate_date,
             price=price,
             lines=[(line.role.pk, line.hours, line.description.strip()) for line in lines],
             user=user,
-            since=timezone.now() - RESUBMIT_WINDOW,
         )
         if existing is not None:
-            user_id = user.pk if user else None
-            logger.info("cost estimate %s sent again by user %s, so no second copy was stored", existing.pk, user_id)
             return existing, False
         estimate = create_estimate(
             account=account, title=title, estimate_date=estimate_date, price=price, lines=lines, user=user
@@ -406,30 +434,23 @@ def finish_estimate(*, estimate: CostEstimate, user: User | None, shown_total: D
 def duplicate_estimate(*, estimate: CostEstimate, user: User | None) -> tuple[CostEstimate, bool]:
     """Copy an estimate and its lines into a new draft, which follows the current rates.
 
-    Returns the draft and whether it was created. A copy that `user` made
+    Return the draft and whether it was created. A copy that `user` made
     within RESUBMIT_WINDOW, with the same fields and lines, is taken for the
     same click sent again and returned instead.
     """
     title = f"{estimate.title} (copy)"[: CostEstimate._meta.get_field("title").max_length]
     source_lines = list(estimate.lines.order_by("position", "id"))
     with transaction.atomic():
-        Account.objects.select_for_update().get(pk=estimate.account_id)
-        existing = selectors.resubmitted_estimate(
+        existing = _same_recent_draft(
             account=estimate.account,
             title=title,
             estimate_date=estimate.estimate_date,
             price=estimate.price,
             lines=[(line.role_id, line.hours, line.description) for line in source_lines],
             user=user,
-            since=timezone.now() - RESUBMIT_WINDOW,
+            other_than=estimate,
         )
-        if existing is not None and existing.pk != estimate.pk:
-            user_id = user.pk if user else None
-            logger.info(
-                "duplicate of cost estimate %s sent again by user %s, so no second copy was stored",
-                estimate.pk,
-                user_id,
-            )
+        if existing is not None:
             return existing, False
         copy = CostEstimate(
             account=estimate.account,
