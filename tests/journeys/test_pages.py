@@ -467,10 +467,12 @@ def test_my_accounts_keeps_fifty_rows_a_page(login, journey, tam, per_page):
 
 def test_playbook_task_deleted_meanwhile_named(login):
     playbook = Playbook.objects.create(product=ProductFactory(name="Basic"), segment="SMB")
-    kept = PlaybookTask.objects.create(playbook=playbook, title="Kickoff call", due_offset_days=7)
-    gone = PlaybookTask.objects.create(playbook=playbook, title="Admin training", due_offset_days=14, position=1)
+    kept_task = PlaybookTask.objects.create(playbook=playbook, title="Kickoff call", due_offset_days=7)
+    deleted_task = PlaybookTask.objects.create(
+        playbook=playbook, title="Admin training", due_offset_days=14, position=1
+    )
     data = {"product": playbook.product_id, "segment": "SMB", "tasks-TOTAL_FORMS": "2", "tasks-INITIAL_FORMS": "2"}
-    for index, task in enumerate([kept, gone]):
+    for index, task in enumerate([kept_task, deleted_task]):
         data |= {
             f"tasks-{index}-id": str(task.pk),
             f"tasks-{index}-title": f"{task.title} (renamed)",
@@ -479,7 +481,7 @@ def test_playbook_task_deleted_meanwhile_named(login):
             f"tasks-{index}-position": str(task.position),
         }
     # Another tab deleted the second task after this form was opened.
-    gone.delete()
+    deleted_task.delete()
 
     response = login("cs_admin").post(f"/journeys/playbooks/{playbook.pk}/", data)
 

@@ -256,7 +256,7 @@ LINES_OF_TEXT = """element => {
 
 
 @pytest.mark.django_db(transaction=True)
-def test_month_customers_keep_ids_on_one_line_on_phone(live_server, browser):
+def test_month_ids_unbroken_on_phone(live_server, browser):
     UserFactory(username="browser_manager", role=Role.MANAGER)
     make_account("A-43a9e3", segment=Segment.MID_MARKET, name="Hooli")
     add_lines(

@@ -261,8 +261,10 @@ def test_worked_book_reasons(manager_client, book, month, level, customers, a, b
     rows = csv_rows(manager_client.get(reverse("retention:reasons_csv", args=[month]), {"level": level}))
 
     breakdown = page.context["breakdown"]
-    shown = {figure.reason.label: (figure.customers, figure.amount) for figure in breakdown.churn + breakdown.expansion}
-    assert shown == {reason: (count, Decimal(amount)) for reason, (count, amount) in reasons.items()}
+    on_page = {
+        figure.reason.label: (figure.customers, figure.amount) for figure in breakdown.churn + breakdown.expansion
+    }
+    assert on_page == {reason: (count, Decimal(amount)) for reason, (count, amount) in reasons.items()}
     assert breakdown.reasons_net == breakdown.recurring_change
     assert {row["reason"]: (int(row["customers"]), row["mrr"]) for row in rows} == reasons
     for reason, (count, amount) in reasons.items():
