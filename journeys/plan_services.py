@@ -109,7 +109,7 @@ def save_objective(plan: SuccessPlan, values: dict, objective: Objective | None 
 def add_objective(plan: SuccessPlan, values: dict) -> tuple[Objective, bool]:
     """Create an objective from cleaned form values unless the same one was created within RESUBMIT_WINDOW.
 
-    Returns the objective and whether it was created. The plan's row lock
+    Return the objective and whether it was created. The plan's row lock
     makes two identical requests that arrive together wait for each other,
     so the second finds the objective of the first.
     """
